@@ -1,0 +1,421 @@
+/**
+ * config.c: see config.h.
+ */
+#include "config.h"
+
+#include "plugin.h"
+#include "utils/common/common.h"
+
+#include "source_conf.h"
+
+#include <errno.h>
+#include <regex.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define LOG_PREFIX "portainer plugin: "
+
+static const struct {
+  const char *name;
+  unsigned bit;
+} collect_names[] = {
+    {"state", COLLECT_STATE},
+    {"health", COLLECT_HEALTH},
+    {"restart_count", COLLECT_RESTART_COUNT},
+    {"exit_code", COLLECT_EXIT_CODE},
+    {"oom_killed", COLLECT_OOM_KILLED},
+    {"uptime", COLLECT_UPTIME},
+    {"failing_streak", COLLECT_FAILING_STREAK},
+};
+
+/* Replaces *dst with a fresh string option (the last one given wins). */
+static int get_string(const oconfig_item_t *ci, char **dst) {
+  char *v = NULL;
+  if (cf_util_get_string(ci, &v) != 0)
+    return -1;
+  sfree(*dst);
+  *dst = v;
+  return 0;
+}
+
+static int get_positive_int(const char *src, const oconfig_item_t *ci,
+                            int min, int max, int *ret) {
+  int v = 0;
+  if (cf_util_get_int(ci, &v) != 0)
+    return -1;
+  if (v < min || v > max) {
+    ERROR(LOG_PREFIX "source \"%s\": %s must be between %d and %d, not %d",
+          src, ci->key, min, max, v);
+    return -1;
+  }
+  *ret = v;
+  return 0;
+}
+
+static int get_regex(const char *src, const oconfig_item_t *ci,
+                     source_regex_t *r) {
+  char *pattern = NULL;
+  if (cf_util_get_string(ci, &pattern) != 0)
+    return -1;
+  if (r->set) {
+    regfree(&r->re);
+    r->set = false;
+  }
+  int status = regcomp(&r->re, pattern, REG_EXTENDED | REG_NOSUB);
+  if (status != 0) {
+    char msg[256];
+    regerror(status, &r->re, msg, sizeof(msg));
+    ERROR(LOG_PREFIX "source \"%s\": %s \"%s\" is not a valid regular "
+                     "expression: %s",
+          src, ci->key, pattern, msg);
+    sfree(pattern);
+    return -1;
+  }
+  r->set = true;
+  sfree(pattern);
+  return 0;
+}
+
+/* Reads a token from the first line of a file; warns when others can read
+ * it.  The token itself is never logged. */
+static int read_token_file(const char *src, const char *path, char **token) {
+  struct stat st;
+  FILE *fh = fopen(path, "r");
+  if (fh == NULL) {
+    ERROR(LOG_PREFIX "source \"%s\": TokenFile \"%s\": %s", src, path,
+          STRERRNO);
+    return -1;
+  }
+  if (fstat(fileno(fh), &st) == 0 && (st.st_mode & (S_IRWXG | S_IRWXO)))
+    WARNING(LOG_PREFIX "source \"%s\": TokenFile \"%s\" can be read by "
+                       "others (mode %04o); chmod 600 it",
+            src, path, (unsigned)(st.st_mode & 07777));
+  char buf[4096];
+  size_t n = fread(buf, 1, sizeof(buf) - 1, fh);
+  fclose(fh);
+  buf[n] = 0;
+  buf[strcspn(buf, "\r\n")] = 0;
+  /* Trim surrounding blanks. */
+  char *start = buf;
+  while (*start == ' ' || *start == '\t')
+    start++;
+  size_t len = strlen(start);
+  while (len > 0 && (start[len - 1] == ' ' || start[len - 1] == '\t'))
+    start[--len] = 0;
+  if (len == 0) {
+    ERROR(LOG_PREFIX "source \"%s\": TokenFile \"%s\" holds no token", src,
+          path);
+    memset(buf, 0, sizeof(buf));
+    return -1;
+  }
+  sfree(*token);
+  *token = strdup(start);
+  memset(buf, 0, sizeof(buf));
+  return *token != NULL ? 0 : -1;
+}
+
+static int get_collect(const char *src, const oconfig_item_t *ci,
+                       unsigned *collect, bool *first) {
+  if (ci->values_num < 1) {
+    ERROR(LOG_PREFIX "source \"%s\": Collect needs at least one signal", src);
+    return -1;
+  }
+  if (*first) {
+    *collect = 0;
+    *first = false;
+  }
+  for (int i = 0; i < ci->values_num; i++) {
+    bool found = false;
+    if (ci->values[i].type != OCONFIG_TYPE_STRING) {
+      ERROR(LOG_PREFIX "source \"%s\": Collect takes signal names (strings)",
+            src);
+      return -1;
+    }
+    for (size_t j = 0; j < STATIC_ARRAY_SIZE(collect_names); j++) {
+      if (strcasecmp(ci->values[i].value.string, collect_names[j].name) ==
+          0) {
+        *collect |= collect_names[j].bit;
+        found = true;
+      }
+    }
+    if (!found) {
+      ERROR(LOG_PREFIX "source \"%s\": Collect: unknown signal \"%s\" "
+                       "(state, health, restart_count, exit_code, "
+                       "oom_killed, uptime, failing_streak)",
+            src, ci->values[i].value.string);
+      return -1;
+    }
+  }
+  return 0;
+}
+
+static int get_type_instance(const char *src, const oconfig_item_t *ci,
+                             source_conf_t *c) {
+  char *v = NULL;
+  if (cf_util_get_string(ci, &v) != 0)
+    return -1;
+  int status = 0;
+  sfree(c->ti_label);
+  if (strcasecmp(v, "image") == 0) {
+    c->ti_mode = TYPE_INSTANCE_IMAGE;
+  } else if (strcasecmp(v, "none") == 0) {
+    c->ti_mode = TYPE_INSTANCE_NONE;
+  } else if (strncasecmp(v, "label:", 6) == 0 && v[6] != 0) {
+    c->ti_mode = TYPE_INSTANCE_LABEL;
+    c->ti_label = strdup(v + 6);
+    if (c->ti_label == NULL)
+      status = -1;
+  } else {
+    ERROR(LOG_PREFIX "source \"%s\": TypeInstance must be \"image\", "
+                     "\"none\" or \"label:<label key>\", not \"%s\"",
+          src, v);
+    status = -1;
+  }
+  sfree(v);
+  return status;
+}
+
+static int get_shard(const char *src, const oconfig_item_t *ci,
+                     source_conf_t *c) {
+  char *v = NULL;
+  int idx = 0, cnt = 0, used = 0;
+  if (cf_util_get_string(ci, &v) != 0)
+    return -1;
+  if (sscanf(v, "%d/%d%n", &idx, &cnt, &used) != 2 || v[used] != 0 ||
+      cnt < 1 || cnt > 4096 || idx < 1 || idx > cnt) {
+    ERROR(LOG_PREFIX "source \"%s\": Shard must look like \"2/4\" (this "
+                     "instance's number, from 1, over the number of "
+                     "instances), not \"%s\"",
+          src, v);
+    sfree(v);
+    return -1;
+  }
+  c->shard_index = idx;
+  c->shard_count = cnt;
+  sfree(v);
+  return 0;
+}
+
+static int check_url(const char *src, char *url) {
+  if (strncasecmp(url, "http://", 7) != 0 &&
+      strncasecmp(url, "https://", 8) != 0) {
+    ERROR(LOG_PREFIX "source \"%s\": URL must start with http:// or "
+                     "https://, not \"%s\"",
+          src, url);
+    return -1;
+  }
+  size_t len = strlen(url);
+  while (len > 8 && url[len - 1] == '/')
+    url[--len] = 0;
+  return 0;
+}
+
+static int check_readable(const char *src, const char *opt,
+                          const char *path) {
+  if (path != NULL && access(path, R_OK) != 0) {
+    ERROR(LOG_PREFIX "source \"%s\": %s \"%s\": %s", src, opt, path,
+          STRERRNO);
+    return -1;
+  }
+  return 0;
+}
+
+/* Cross-option checks and defaults, once the block is read. */
+static int finish(source_conf_t *c) {
+  const char *src = c->name;
+
+  if (c->kind == SOURCE_PORTAINER) {
+    if (c->url == NULL) {
+      const char *env = getenv("PORTAINER_URL");
+      if (env != NULL && env[0] != 0 && (c->url = strdup(env)) == NULL)
+        return -1;
+    }
+    if (c->url == NULL) {
+      ERROR(LOG_PREFIX "source \"%s\": no URL (set URL, or PORTAINER_URL "
+                       "in collectd's environment)",
+            src);
+      return -1;
+    }
+    if (c->socket != NULL || c->host != NULL) {
+      ERROR(LOG_PREFIX "source \"%s\": Socket and Host belong in a <Docker> "
+                       "block, not <Portainer>",
+            src);
+      return -1;
+    }
+    if (c->token == NULL && c->username == NULL) {
+      const char *env = getenv("PORTAINER_TOKEN");
+      if (env != NULL && env[0] != 0 && (c->token = strdup(env)) == NULL)
+        return -1;
+    }
+    if (c->token != NULL && (c->username != NULL || c->password != NULL)) {
+      ERROR(LOG_PREFIX "source \"%s\": use Token (or TokenFile) or "
+                       "Username and Password, not both",
+            src);
+      return -1;
+    }
+    if ((c->username == NULL) != (c->password == NULL)) {
+      ERROR(LOG_PREFIX "source \"%s\": %s needs %s", src,
+            c->username != NULL ? "Username" : "Password",
+            c->username != NULL ? "Password" : "Username");
+      return -1;
+    }
+    if (c->token == NULL && c->username == NULL) {
+      ERROR(LOG_PREFIX "source \"%s\": no credentials (set Token, "
+                       "TokenFile, or Username and Password, or "
+                       "PORTAINER_TOKEN in collectd's environment)",
+            src);
+      return -1;
+    }
+  } else {
+    if (c->token != NULL || c->username != NULL || c->password != NULL) {
+      ERROR(LOG_PREFIX "source \"%s\": Token, TokenFile, Username and "
+                       "Password belong in a <Portainer> block",
+            src);
+      return -1;
+    }
+    if (c->env_include.set || c->env_exclude.set || c->shard_count > 1) {
+      ERROR(LOG_PREFIX "source \"%s\": EndpointInclude, EndpointExclude "
+                       "and Shard belong in a <Portainer> block",
+            src);
+      return -1;
+    }
+    if (c->url != NULL && c->socket != NULL) {
+      ERROR(LOG_PREFIX "source \"%s\": set Socket or URL, not both", src);
+      return -1;
+    }
+    if (c->url == NULL && c->socket == NULL &&
+        (c->socket = strdup("/var/run/docker.sock")) == NULL)
+      return -1;
+  }
+  if (c->url != NULL && check_url(src, c->url) != 0)
+    return -1;
+  if (c->client_key != NULL && c->client_cert == NULL) {
+    ERROR(LOG_PREFIX "source \"%s\": ClientKey needs ClientCert", src);
+    return -1;
+  }
+  if (check_readable(src, "CACert", c->ca_cert) != 0 ||
+      check_readable(src, "ClientCert", c->client_cert) != 0 ||
+      check_readable(src, "ClientKey", c->client_key) != 0)
+    return -1;
+  if (!c->verify_peer || !c->verify_host)
+    WARNING(LOG_PREFIX "source \"%s\": TLS verification is off (%s%s%s): "
+                       "anyone on the path can read the token",
+            src, c->verify_peer ? "" : "VerifyPeer false",
+            (!c->verify_peer && !c->verify_host) ? ", " : "",
+            c->verify_host ? "" : "VerifyHost false");
+  if (c->collect == 0) {
+    ERROR(LOG_PREFIX "source \"%s\": Collect selects no signal", src);
+    return -1;
+  }
+  return 0;
+}
+
+int config_parse_source(const oconfig_item_t *ci, source_conf_t *c) {
+  bool collect_first = true;
+  bool portainer = strcasecmp(ci->key, "Portainer") == 0;
+  source_conf_init(c);
+  c->kind = portainer ? SOURCE_PORTAINER : SOURCE_DOCKER;
+
+  if (ci->values_num != 1 || ci->values[0].type != OCONFIG_TYPE_STRING ||
+      ci->values[0].value.string[0] == 0) {
+    ERROR(LOG_PREFIX "<%s> needs exactly one name, e.g. <%s \"main\">",
+          ci->key, ci->key);
+    return -1;
+  }
+  if (cf_util_get_string(ci, &c->name) != 0)
+    return -1;
+  const char *src = c->name;
+
+  int status = 0;
+  char *token_file = NULL;
+  for (int i = 0; i < ci->children_num && status == 0; i++) {
+    const oconfig_item_t *o = ci->children + i;
+    int v = 0;
+    if (strcasecmp("URL", o->key) == 0)
+      status = get_string(o, &c->url);
+    else if (strcasecmp("Socket", o->key) == 0)
+      status = get_string(o, &c->socket);
+    else if (strcasecmp("Host", o->key) == 0)
+      status = get_string(o, &c->host);
+    else if (strcasecmp("Token", o->key) == 0)
+      status = get_string(o, &c->token);
+    else if (strcasecmp("TokenFile", o->key) == 0)
+      status = get_string(o, &token_file);
+    else if (strcasecmp("Username", o->key) == 0)
+      status = get_string(o, &c->username);
+    else if (strcasecmp("Password", o->key) == 0)
+      status = get_string(o, &c->password);
+    else if (strcasecmp("VerifyPeer", o->key) == 0)
+      status = cf_util_get_boolean(o, &c->verify_peer);
+    else if (strcasecmp("VerifyHost", o->key) == 0)
+      status = cf_util_get_boolean(o, &c->verify_host);
+    else if (strcasecmp("CACert", o->key) == 0)
+      status = get_string(o, &c->ca_cert);
+    else if (strcasecmp("ClientCert", o->key) == 0)
+      status = get_string(o, &c->client_cert);
+    else if (strcasecmp("ClientKey", o->key) == 0)
+      status = get_string(o, &c->client_key);
+    else if (strcasecmp("Timeout", o->key) == 0) {
+      status = get_positive_int(src, o, 1, 3600 * 1000, &v);
+      c->timeout_ms = v;
+    } else if (strcasecmp("Interval", o->key) == 0) {
+      double d = 0;
+      status = cf_util_get_double(o, &d);
+      if (status == 0 && !(d > 0 && d <= 86400)) {
+        ERROR(LOG_PREFIX "source \"%s\": Interval must be a number of "
+                         "seconds above 0",
+              src);
+        status = -1;
+      }
+      c->interval = d;
+    } else if (strcasecmp("MaxResponseSize", o->key) == 0) {
+      status = get_positive_int(src, o, 1024, 1 << 30, &v);
+      c->max_response_size = (size_t)v;
+    } else if (strcasecmp("MaxConcurrentRequests", o->key) == 0) {
+      status = get_positive_int(src, o, 1, 1024, &c->max_in_flight);
+    } else if (strcasecmp("PageSize", o->key) == 0) {
+      status = get_positive_int(src, o, 1, 10000, &c->page_size);
+    } else if (strcasecmp("FullInspectEvery", o->key) == 0) {
+      status = get_positive_int(src, o, 1, 1000000, &c->full_inspect_every);
+    } else if (strcasecmp("EndpointInclude", o->key) == 0)
+      status = get_regex(src, o, &c->env_include);
+    else if (strcasecmp("EndpointExclude", o->key) == 0)
+      status = get_regex(src, o, &c->env_exclude);
+    else if (strcasecmp("ContainerInclude", o->key) == 0)
+      status = get_regex(src, o, &c->ct_include);
+    else if (strcasecmp("ContainerExclude", o->key) == 0)
+      status = get_regex(src, o, &c->ct_exclude);
+    else if (strcasecmp("Shard", o->key) == 0)
+      status = get_shard(src, o, c);
+    else if (strcasecmp("TypeInstance", o->key) == 0)
+      status = get_type_instance(src, o, c);
+    else if (strcasecmp("Collect", o->key) == 0)
+      status = get_collect(src, o, &c->collect, &collect_first);
+    else {
+      ERROR(LOG_PREFIX "source \"%s\": unknown option \"%s\"", src, o->key);
+      status = -1;
+    }
+  }
+  if (status == 0 && token_file != NULL) {
+    if (c->token != NULL) {
+      ERROR(LOG_PREFIX "source \"%s\": set Token or TokenFile, not both",
+            src);
+      status = -1;
+    } else {
+      status = read_token_file(src, token_file, &c->token);
+    }
+  }
+  sfree(token_file);
+  if (status == 0)
+    status = finish(c);
+  if (status != 0) {
+    ERROR(LOG_PREFIX "source \"%s\" not started: see the error above",
+          c->name != NULL ? c->name : "?");
+    source_conf_free(c);
+    return -1;
+  }
+  return 0;
+}

@@ -1,0 +1,93 @@
+/**
+ * http.h: every request of a poll through one libcurl multi handle.
+ *
+ * One http_client_t per source keeps its connections (and TLS sessions)
+ * between polls.  Requests are queued with http_request() and run by
+ * http_client_run(), at most max_in_flight at a time; completion callbacks
+ * may queue further requests (the inspects that follow a list, the pages that
+ * follow the first), which run in the same loop.  Bodies of 2xx responses are
+ * streamed to the caller as they arrive; error bodies are kept (capped) for
+ * the error message.  Nothing here logs: secrets in headers never leave.
+ */
+#ifndef PORTAINER_HTTP_H
+#define PORTAINER_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum {
+  HTTP_OK = 0,       /* a response arrived; see status */
+  HTTP_ERR_CONNECT,  /* refused, unreachable, socket missing */
+  HTTP_ERR_RESOLVE,  /* host name not resolved */
+  HTTP_ERR_TIMEOUT,  /* request Timeout, or the poll's deadline */
+  HTTP_ERR_TLS,      /* certificate or handshake failure */
+  HTTP_ERR_TOO_LARGE,/* body exceeded max_response_size */
+  HTTP_ERR_ABORTED,  /* the body callback refused the data */
+  HTTP_ERR_OTHER,
+} http_error_t;
+
+/* Short stable names ("connect", "timeout", ...) for metrics and logs. */
+const char *http_error_name(http_error_t e);
+
+#define HTTP_ERROR_BODY_MAX 4096
+
+typedef struct {
+  http_error_t error;
+  long status;         /* HTTP status; 0 when no response arrived */
+  int64_t total_count; /* X-Total-Count header, -1 when absent/invalid */
+  char message[256];   /* transport error text, "" when none */
+  /* For status >= 300: the first HTTP_ERROR_BODY_MAX bytes of the body,
+   * NUL-terminated; NULL otherwise.  Valid during the callback only. */
+  const char *body;
+  size_t body_len;
+} http_result_t;
+
+typedef struct {
+  const char *unix_socket; /* connect through this socket; NULL: TCP */
+  bool verify_peer;
+  bool verify_host;
+  const char *ca_cert;     /* NULL: system store */
+  const char *client_cert; /* NULL: none */
+  const char *client_key;
+  long timeout_ms;          /* per request (connect + transfer) */
+  size_t max_response_size; /* per response body, bytes */
+  int max_in_flight;        /* >= 1 */
+} http_options_t;
+
+typedef struct http_client_s http_client_t;
+
+/* Copies everything it needs from opts.  NULL on failure. */
+http_client_t *http_client_new(const http_options_t *opts);
+void http_client_free(http_client_t *hc);
+
+/* Called for each chunk of a 2xx body; return non-zero to abort the transfer
+ * (it then completes with HTTP_ERR_ABORTED). */
+typedef int (*http_body_cb)(void *ud, const char *buf, size_t len);
+/* Called exactly once per queued request, from http_client_run() (or from
+ * http_client_free() for requests never run, with HTTP_ERR_OTHER). */
+typedef void (*http_done_cb)(void *ud, const http_result_t *res);
+
+/* Queues a request.  method is "GET" or "POST"; headers is NULL or a
+ * NULL-terminated array of "Name: value" strings; body (POST, JSON) may be
+ * NULL.  All strings are copied.  Returns 0, or -1 when out of memory (no
+ * callback is then called). */
+int http_request(http_client_t *hc, const char *method, const char *url,
+                 const char *const *headers, const char *body,
+                 http_body_cb on_body, http_done_cb on_done, void *ud);
+
+/* Runs queued requests until none is left or deadline_ms (http_now_ms()
+ * clock) passes; what is still queued or running then completes with
+ * HTTP_ERR_TIMEOUT.  Returns 0, or -1 if libcurl itself failed. */
+int http_client_run(http_client_t *hc, int64_t deadline_ms);
+
+/* Requests started by this client since it was created. */
+uint64_t http_client_requests_sent(const http_client_t *hc);
+
+/* curl_global_init(), once per process (called from module_register). */
+int http_global_init(void);
+
+/* Monotonic milliseconds. */
+int64_t http_now_ms(void);
+
+#endif

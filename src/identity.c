@@ -1,0 +1,198 @@
+/**
+ * identity.c: see identity.h.
+ */
+#include "identity.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Length of the valid UTF-8 sequence at s (max bytes available), 0 if none. */
+static size_t utf8_seq_len(const unsigned char *s, size_t max) {
+  size_t len;
+  if (s[0] < 0x80)
+    return 1;
+  if ((s[0] & 0xE0) == 0xC0 && s[0] >= 0xC2)
+    len = 2;
+  else if ((s[0] & 0xF0) == 0xE0)
+    len = 3;
+  else if ((s[0] & 0xF8) == 0xF0 && s[0] <= 0xF4)
+    len = 4;
+  else
+    return 0;
+  if (len > max)
+    return 0;
+  for (size_t i = 1; i < len; i++)
+    if ((s[i] & 0xC0) != 0x80)
+      return 0;
+  /* Overlong 3- and 4-byte forms, surrogates and > U+10FFFF. */
+  if (len == 3 && s[0] == 0xE0 && s[1] < 0xA0)
+    return 0;
+  if (len == 3 && s[0] == 0xED && s[1] >= 0xA0)
+    return 0;
+  if (len == 4 && s[0] == 0xF0 && s[1] < 0x90)
+    return 0;
+  if (len == 4 && s[0] == 0xF4 && s[1] >= 0x90)
+    return 0;
+  return len;
+}
+
+/* FNV-1a, 32 bits: stable across platforms and releases. */
+static uint32_t hash32(const char *s) {
+  uint32_t h = 2166136261u;
+  for (; *s != 0; s++) {
+    h ^= (unsigned char)*s;
+    h *= 16777619u;
+  }
+  return h;
+}
+
+/* Appends the sanitized form of src to dst (at *pos, capacity cap, NUL
+ * excluded) while it fits; returns 0 when all of src fitted. */
+static int append_sanitized(char *dst, size_t *pos, size_t cap,
+                            const char *src) {
+  const unsigned char *s = (const unsigned char *)src;
+  size_t n = strlen(src);
+  size_t i = 0;
+  while (i < n) {
+    size_t len = utf8_seq_len(s + i, n - i);
+    const char *out = (const char *)s + i;
+    size_t out_len = len;
+    if (len == 0 || (len == 1 && (s[i] < 0x20 || s[i] == 0x7f ||
+                                  s[i] == '"' || s[i] == '\\'))) {
+      out = "_";
+      out_len = 1;
+      len = 1;
+    }
+    if (*pos + out_len > cap)
+      return -1;
+    memcpy(dst + *pos, out, out_len);
+    *pos += out_len;
+    i += len;
+  }
+  return 0;
+}
+
+void identity_field(char *dst, const char *src, const char *suffix) {
+  char tail[IDENTITY_SIZE] = "";
+  size_t tail_len = 0;
+  if (suffix != NULL) {
+    append_sanitized(tail, &tail_len, IDENTITY_SIZE / 2, suffix);
+    tail[tail_len] = 0;
+  }
+  size_t cap = IDENTITY_SIZE - 1 - tail_len;
+  size_t pos = 0;
+  if (append_sanitized(dst, &pos, cap, src != NULL ? src : "") != 0) {
+    /* Too long: cut to leave room for "~xxxxxxxx", then add the hash. */
+    char mark[16];
+    snprintf(mark, sizeof(mark), "~%08x", (unsigned)hash32(src));
+    size_t keep = cap - strlen(mark);
+    pos = 0;
+    append_sanitized(dst, &pos, keep, src); /* stops at a boundary */
+    memcpy(dst + pos, mark, strlen(mark));
+    pos += strlen(mark);
+  }
+  memcpy(dst + pos, tail, tail_len);
+  dst[pos + tail_len] = 0;
+}
+
+static const char *type_instance_of(const container_t *c,
+                                    type_instance_mode_t mode) {
+  switch (mode) {
+  case TYPE_INSTANCE_LABEL:
+    return c->label != NULL ? c->label : "";
+  case TYPE_INSTANCE_NONE:
+    return "";
+  case TYPE_INSTANCE_IMAGE:
+  default:
+    return c->image != NULL ? c->image : "";
+  }
+}
+
+typedef struct {
+  size_t index;
+  const identity_t *id;
+  const container_t *c;
+} slot_t;
+
+static int slot_cmp(const void *a, const void *b) {
+  const slot_t *x = a, *y = b;
+  int r = strcmp(x->id->plugin_instance, y->id->plugin_instance);
+  if (r == 0)
+    r = strcmp(x->id->type_instance, y->id->type_instance);
+  if (r == 0)
+    r = strcmp(x->c->id, y->c->id); /* deterministic order */
+  return r;
+}
+
+static bool same_key(const slot_t *a, const slot_t *b) {
+  return strcmp(a->id->plugin_instance, b->id->plugin_instance) == 0 &&
+         strcmp(a->id->type_instance, b->id->type_instance) == 0;
+}
+
+/* Sorts slots by identity; returns true when any two collide. */
+static bool sort_and_check(slot_t *slots, size_t n) {
+  qsort(slots, n, sizeof(*slots), slot_cmp);
+  for (size_t i = 1; i < n; i++)
+    if (same_key(&slots[i - 1], &slots[i]))
+      return true;
+  return false;
+}
+
+void identity_assign(container_t *const *cs, size_t n,
+                     type_instance_mode_t mode, identity_t *ids) {
+  for (size_t i = 0; i < n; i++) {
+    identity_field(ids[i].plugin_instance, cs[i]->name, NULL);
+    identity_field(ids[i].type_instance, type_instance_of(cs[i], mode), NULL);
+  }
+  if (n < 2)
+    return;
+
+  slot_t *slots = calloc(n, sizeof(*slots));
+  if (slots == NULL)
+    return; /* identities stay valid, possibly colliding */
+  for (size_t i = 0; i < n; i++)
+    slots[i] = (slot_t){.index = i, .id = &ids[i], .c = cs[i]};
+
+  /* Pass 1: "@node" where the node tells colliding containers apart. */
+  if (sort_and_check(slots, n)) {
+    size_t i = 0;
+    while (i < n) {
+      size_t j = i + 1;
+      while (j < n && same_key(&slots[i], &slots[j]))
+        j++;
+      if (j - i > 1) {
+        for (size_t k = i; k < j; k++) {
+          const container_t *c = slots[k].c;
+          char sfx[IDENTITY_SIZE];
+          if (c->node == NULL || c->node[0] == 0)
+            continue;
+          snprintf(sfx, sizeof(sfx), "@%.60s", c->node);
+          identity_field(ids[slots[k].index].plugin_instance, c->name, sfx);
+        }
+      }
+      i = j;
+    }
+    /* Pass 2: what still collides gets the short container id. */
+    if (sort_and_check(slots, n)) {
+      i = 0;
+      while (i < n) {
+        size_t j = i + 1;
+        while (j < n && same_key(&slots[i], &slots[j]))
+          j++;
+        for (size_t k = i; j - i > 1 && k < j; k++) {
+          const container_t *c = slots[k].c;
+          char sfx[IDENTITY_SIZE];
+          if (c->node != NULL && c->node[0] != 0)
+            snprintf(sfx, sizeof(sfx), "@%.40s~%.12s", c->node, c->id);
+          else
+            snprintf(sfx, sizeof(sfx), "~%.12s", c->id);
+          identity_field(ids[slots[k].index].plugin_instance, c->name, sfx);
+        }
+        i = j;
+      }
+    }
+  }
+  free(slots);
+}

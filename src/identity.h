@@ -1,0 +1,37 @@
+/**
+ * identity.h: collectd identity fields for containers.
+ *
+ * collectd identifiers are fixed 128-byte fields (DATA_MAX_NAME_LEN).  These
+ * rules make a container's plugin_instance and type_instance fit, stay
+ * deterministic from poll to poll, and never let two containers of one host
+ * collapse into one series.
+ */
+#ifndef PORTAINER_IDENTITY_H
+#define PORTAINER_IDENTITY_H
+
+#include "container.h"
+#include "source_conf.h"
+
+#include <stddef.h>
+
+#define IDENTITY_SIZE 128 /* collectd's DATA_MAX_NAME_LEN, NUL included */
+
+typedef struct {
+  char plugin_instance[IDENTITY_SIZE];
+  char type_instance[IDENTITY_SIZE];
+} identity_t;
+
+/* Copies src into dst (IDENTITY_SIZE bytes) with control characters, '"',
+ * '\' and invalid UTF-8 replaced by '_'.  A value longer than fits is cut on
+ * a UTF-8 boundary and ends with "~" and 8 hex digits of a hash of the whole
+ * value, so long values that share a prefix stay distinct.  suffix (may be
+ * NULL) is appended and always kept whole. */
+void identity_field(char *dst, const char *src, const char *suffix);
+
+/* Fills ids[i] for cs[i], i < n (the containers of one host).  Containers
+ * whose (name, type_instance) pair collides get "@<node>" appended when their
+ * nodes tell them apart, else "~<first 12 characters of the id>". */
+void identity_assign(container_t *const *cs, size_t n,
+                     type_instance_mode_t mode, identity_t *ids);
+
+#endif

@@ -1,0 +1,342 @@
+/**
+ * inventory.c: see inventory.h.
+ */
+#include "inventory.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Slack, in seconds, between our clock and the daemon's before a shorter
+ * "Up ..." than expected is taken for a restart. */
+#define RESTART_SLACK 5
+
+inventory_t *inventory_new(void) {
+  return calloc(1, sizeof(inventory_t));
+}
+
+static void free_containers(container_t **cs, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    container_free(cs[i]);
+  free(cs);
+}
+
+static void free_dirty(inv_env_t *e) {
+  for (size_t i = 0; i < e->dirty_num; i++)
+    free(e->dirty[i]);
+  free(e->dirty);
+  e->dirty = NULL;
+  e->dirty_num = e->dirty_cap = 0;
+}
+
+static void env_free(inv_env_t *e) {
+  if (e == NULL)
+    return;
+  free_containers(e->cs, e->cs_num);
+  free(e->needs_inspect);
+  free_containers(e->next, e->next_num);
+  free_dirty(e);
+  free(e->name);
+  free(e);
+}
+
+void inventory_free(inventory_t *inv) {
+  if (inv == NULL)
+    return;
+  for (size_t i = 0; i < inv->envs_num; i++)
+    env_free(inv->envs[i]);
+  free(inv->envs);
+  free(inv);
+}
+
+inv_env_t *inventory_find(const inventory_t *inv, int64_t id) {
+  for (size_t i = 0; i < inv->envs_num; i++)
+    if (inv->envs[i]->id == id)
+      return inv->envs[i];
+  return NULL;
+}
+
+inv_env_t *inventory_env(inventory_t *inv, int64_t id, const char *name) {
+  inv_env_t *e = inventory_find(inv, id);
+  if (e != NULL) {
+    if (name != NULL && strcmp(e->name, name) != 0) {
+      char *copy = strdup(name);
+      if (copy == NULL)
+        return NULL;
+      free(e->name);
+      e->name = copy;
+    }
+    return e;
+  }
+  inv_env_t **envs = realloc(inv->envs, (inv->envs_num + 1) * sizeof(*envs));
+  if (envs == NULL)
+    return NULL;
+  inv->envs = envs;
+  e = calloc(1, sizeof(*e));
+  if (e == NULL)
+    return NULL;
+  e->id = id;
+  e->name = strdup(name != NULL ? name : "");
+  if (e->name == NULL) {
+    free(e);
+    return NULL;
+  }
+  inv->envs[inv->envs_num++] = e;
+  return e;
+}
+
+void inventory_prune_unlisted(inventory_t *inv) {
+  size_t keep = 0;
+  for (size_t i = 0; i < inv->envs_num; i++) {
+    if (inv->envs[i]->listed)
+      inv->envs[keep++] = inv->envs[i];
+    else
+      env_free(inv->envs[i]);
+  }
+  inv->envs_num = keep;
+}
+
+void inv_env_list_begin(inv_env_t *e) {
+  free_containers(e->next, e->next_num);
+  e->next = NULL;
+  e->next_num = e->next_cap = 0;
+  free_dirty(e);
+}
+
+int inv_env_list_add(inv_env_t *e, container_t *c) {
+  if (e->next_num == e->next_cap) {
+    size_t cap = e->next_cap ? e->next_cap * 2 : 64;
+    container_t **n = realloc(e->next, cap * sizeof(*n));
+    if (n == NULL) {
+      container_free(c);
+      return -1;
+    }
+    e->next = n;
+    e->next_cap = cap;
+  }
+  e->next[e->next_num++] = c;
+  return 0;
+}
+
+int inv_env_mark_dirty(inv_env_t *e, const char *id) {
+  if (e->dirty_num == e->dirty_cap) {
+    size_t cap = e->dirty_cap ? e->dirty_cap * 2 : 16;
+    char **n = realloc(e->dirty, cap * sizeof(*n));
+    if (n == NULL)
+      return -1;
+    e->dirty = n;
+    e->dirty_cap = cap;
+  }
+  e->dirty[e->dirty_num] = strdup(id);
+  if (e->dirty[e->dirty_num] == NULL)
+    return -1;
+  e->dirty_num++;
+  return 0;
+}
+
+static int cmp_container(const void *a, const void *b) {
+  const container_t *x = *(container_t *const *)a;
+  const container_t *y = *(container_t *const *)b;
+  return strcmp(x->id, y->id);
+}
+
+static int cmp_str(const void *a, const void *b) {
+  return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static container_t *find_old(container_t **cs, size_t n, const char *id) {
+  size_t lo = 0, hi = n;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    int r = strcmp(cs[mid]->id, id);
+    if (r == 0)
+      return cs[mid];
+    if (r < 0)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return NULL;
+}
+
+/* Bounds, in seconds, of a go-units HumanDuration ("3 minutes",
+ * "About an hour", ...) at d; -1 when d is not one. */
+static int duration_bounds(const char *d, int64_t *lo, int64_t *hi) {
+  static const struct {
+    const char *unit;
+    int64_t seconds;
+  } units[] = {
+      {"second", 1},           {"minute", 60},
+      {"hour", 3600},          {"day", 86400},
+      {"week", 7 * 86400},     {"month", 30 * 86400},
+      {"year", 365 * 86400},
+  };
+  if (strncmp(d, "Less than a second", 18) == 0) {
+    *lo = 0, *hi = 1;
+    return 0;
+  }
+  if (strncmp(d, "About a minute", 14) == 0) {
+    *lo = 60, *hi = 120;
+    return 0;
+  }
+  if (strncmp(d, "About an hour", 13) == 0) {
+    *lo = 3600, *hi = 5400;
+    return 0;
+  }
+  char *end = NULL;
+  long long n = strtoll(d, &end, 10);
+  if (end == d || n < 0 || n > 100000 || *end != ' ')
+    return -1;
+  end++;
+  for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+    size_t len = strlen(units[i].unit);
+    if (strncmp(end, units[i].unit, len) != 0)
+      continue;
+    int64_t s = units[i].seconds;
+    if (s <= 60) {
+      *lo = n * s, *hi = (n + 1) * s;
+    } else if (s == 3600) { /* Docker rounds hours to the nearest */
+      *lo = n * s - 1800, *hi = n * s + 1800;
+    } else { /* whole days of rounded hours */
+      *lo = n * s - 1800, *hi = (n + 1) * s + 1800;
+    }
+    return 0;
+  }
+  return -1;
+}
+
+int status_uptime_bounds(const char *status, int64_t *lo, int64_t *hi) {
+  if (status == NULL || strncmp(status, "Up ", 3) != 0)
+    return -1;
+  return duration_bounds(status + 3, lo, hi);
+}
+
+/* "Exited (N) <duration> ago", "Restarting (N) <duration> ago". */
+static int status_finished_bounds(const char *status, int64_t *lo,
+                                  int64_t *hi) {
+  if (status == NULL || (strncmp(status, "Exited (", 8) != 0 &&
+                         strncmp(status, "Restarting (", 12) != 0))
+    return -1;
+  const char *p = strstr(status, ") ");
+  if (p == NULL)
+    return -1;
+  return duration_bounds(p + 2, lo, hi);
+}
+
+/* Did the container start again since the inspect that told started_at? */
+static bool looks_restarted(const container_t *old, const container_t *c,
+                            int64_t now) {
+  int64_t lo, hi;
+  if (!old->inspected || c->status == NULL)
+    return false;
+  /* Up for less time than since the start we know of: started again. */
+  if (old->started_at > 0 && status_uptime_bounds(c->status, &lo, &hi) == 0)
+    return hi + RESTART_SLACK < now - old->started_at;
+  /* Finished later than the finish we know of: ran and stopped again. */
+  if (status_finished_bounds(c->status, &lo, &hi) == 0)
+    return now - hi > old->finished_at + RESTART_SLACK;
+  return false;
+}
+
+static bool status_class_changed(const container_t *old,
+                                 const container_t *c) {
+  container_status_t a, b;
+  if (old->state != c->state)
+    return true;
+  container_status_parse(old->status, &a);
+  container_status_parse(c->status, &b);
+  return a.paused != b.paused || a.exit_code_known != b.exit_code_known ||
+         (a.exit_code_known && a.exit_code != b.exit_code) ||
+         a.health_known != b.health_known ||
+         (a.health_known && a.health != b.health);
+}
+
+static void carry_inspect(container_t *c, const container_t *old) {
+  c->inspected = old->inspected;
+  c->restart_count = old->restart_count;
+  c->exit_code = old->exit_code;
+  c->oom_killed = old->oom_killed;
+  c->started_at = old->started_at;
+  c->finished_at = old->finished_at;
+  c->has_healthcheck = old->has_healthcheck;
+  c->inspect_health = old->inspect_health;
+  c->failing_streak = old->failing_streak;
+  c->inspect_state = old->inspect_state;
+}
+
+void inv_env_list_commit(inv_env_t *e, bool full, int64_t now) {
+  container_t **cs = e->next;
+  size_t n = e->next_num;
+  bool *needs = calloc(n ? n : 1, sizeof(*needs));
+
+  qsort(cs, n, sizeof(*cs), cmp_container);
+  /* The same id twice (a merged list gone wrong): keep the first. */
+  size_t keep = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (keep > 0 && strcmp(cs[keep - 1]->id, cs[i]->id) == 0) {
+      container_free(cs[i]);
+      continue;
+    }
+    cs[keep++] = cs[i];
+  }
+  n = keep;
+  if (e->dirty_num > 0)
+    qsort(e->dirty, e->dirty_num, sizeof(*e->dirty), cmp_str);
+
+  for (size_t i = 0; i < n; i++) {
+    container_t *c = cs[i];
+    const container_t *old = find_old(e->cs, e->cs_num, c->id);
+    bool need = full || old == NULL || !old->inspected;
+    if (!need && e->dirty_num > 0)
+      need = bsearch(&c->id, e->dirty, e->dirty_num, sizeof(*e->dirty),
+                     cmp_str) != NULL;
+    if (!need)
+      need = status_class_changed(old, c) || looks_restarted(old, c, now);
+    /* Crash loops change RestartCount without changing the list. */
+    if (!need)
+      need = c->state == CSTATE_RESTARTING;
+    /* Podman: health only in inspect. */
+    if (!need)
+      need = old->has_healthcheck && !c->list_health_known &&
+             c->state == CSTATE_RUNNING;
+    if (old != NULL)
+      carry_inspect(c, old);
+    if (needs != NULL)
+      needs[i] = need;
+    else
+      c->inspected = false; /* no memory to track: report list facts only */
+  }
+
+  free_containers(e->cs, e->cs_num);
+  free(e->needs_inspect);
+  e->cs = cs;
+  e->cs_num = n;
+  e->needs_inspect = needs;
+  e->next = NULL;
+  e->next_num = e->next_cap = 0;
+  free_dirty(e);
+  e->up = true;
+  e->polls++;
+}
+
+void inv_env_list_abort(inv_env_t *e) {
+  free_containers(e->next, e->next_num);
+  e->next = NULL;
+  e->next_num = e->next_cap = 0;
+  free_dirty(e);
+  e->up = false;
+}
+
+void inv_env_drop_vanished(inv_env_t *e) {
+  size_t keep = 0;
+  for (size_t i = 0; i < e->cs_num; i++) {
+    if (e->cs[i]->vanished) {
+      container_free(e->cs[i]);
+      continue;
+    }
+    if (e->needs_inspect != NULL)
+      e->needs_inspect[keep] = e->needs_inspect[i];
+    e->cs[keep++] = e->cs[i];
+  }
+  e->cs_num = keep;
+}

@@ -1,0 +1,79 @@
+/**
+ * inventory.h: what a source remembers between polls.
+ *
+ * One inv_env_t per Docker host (a Portainer environment, or the single host
+ * of a Docker source), holding its containers sorted by id.  Each poll builds
+ * a fresh list from the container list response; committing it carries over
+ * what the previous inspects learnt for containers that did not change and
+ * marks the others for an inspect.
+ */
+#ifndef PORTAINER_INVENTORY_H
+#define PORTAINER_INVENTORY_H
+
+#include "container.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct {
+  int64_t id;   /* environment id; 0 for a Docker source */
+  char *name;   /* host field of its values */
+  int type;     /* Portainer environment type; 0 for a Docker source */
+  bool listed;  /* present in the latest environment list */
+  bool up;      /* its containers were listed in the latest poll */
+  int64_t polls;     /* successful lists so far */
+  int64_t events_until; /* daemon clock (s) the last events window ended */
+
+  container_t **cs; /* current containers, sorted by id */
+  size_t cs_num;
+  bool *needs_inspect; /* parallel to cs, after commit */
+
+  container_t **next; /* list being built this poll */
+  size_t next_num, next_cap;
+
+  char **dirty; /* ids named by events this poll */
+  size_t dirty_num, dirty_cap;
+
+  /* Last fault logged, so that a fault is logged once, not every poll. */
+  char fault[256];
+} inv_env_t;
+
+typedef struct {
+  inv_env_t **envs;
+  size_t envs_num;
+} inventory_t;
+
+inventory_t *inventory_new(void);
+void inventory_free(inventory_t *inv);
+
+/* Finds the environment with this id, or adds it (name copied); NULL on
+ * allocation failure.  The name is updated when it changed. */
+inv_env_t *inventory_env(inventory_t *inv, int64_t id, const char *name);
+inv_env_t *inventory_find(const inventory_t *inv, int64_t id);
+/* Drops environments whose listed flag is false. */
+void inventory_prune_unlisted(inventory_t *inv);
+
+/* Building this poll's list: begin, add (takes ownership, also on failure),
+ * then commit or abort. */
+void inv_env_list_begin(inv_env_t *e);
+int inv_env_list_add(inv_env_t *e, container_t *c);
+/* Events named this container id: re-inspect it. */
+int inv_env_mark_dirty(inv_env_t *e, const char *id);
+/* Replaces the containers with the new list.  A container is marked for an
+ * inspect when it is new, never inspected, named by an event, changed state
+ * or Status class, looks restarted, is a running container with a
+ * healthcheck whose health the list does not show (Podman), or when
+ * full is true.  now is unix seconds. */
+void inv_env_list_commit(inv_env_t *e, bool full, int64_t now);
+/* The list failed: forget the partial list; keep the containers (and what
+ * was learnt of them) for the next successful poll. */
+void inv_env_list_abort(inv_env_t *e);
+/* Removes the containers marked vanished (gone between list and inspect). */
+void inv_env_drop_vanished(inv_env_t *e);
+
+/* Lower and upper bounds, in seconds, of the duration in a Status string
+ * such as "Up 3 minutes" (the part after "Up "); -1 when there is none. */
+int status_uptime_bounds(const char *status, int64_t *lo, int64_t *hi);
+
+#endif

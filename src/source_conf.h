@@ -1,0 +1,91 @@
+/**
+ * source_conf.h: one <Portainer> or <Docker> block, as plain C.
+ *
+ * config.c fills it from collectd's configuration tree; source.c polls with
+ * it.  Secrets (token, password) live here and are never formatted into a
+ * message.
+ */
+#ifndef PORTAINER_SOURCE_CONF_H
+#define PORTAINER_SOURCE_CONF_H
+
+#include <regex.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum { SOURCE_PORTAINER, SOURCE_DOCKER } source_kind_t;
+
+typedef enum {
+  TYPE_INSTANCE_IMAGE = 0,
+  TYPE_INSTANCE_LABEL,
+  TYPE_INSTANCE_NONE,
+} type_instance_mode_t;
+
+/* Signals chosen with Collect; all by default. */
+enum {
+  COLLECT_STATE = 1 << 0,
+  COLLECT_HEALTH = 1 << 1,
+  COLLECT_RESTART_COUNT = 1 << 2,
+  COLLECT_EXIT_CODE = 1 << 3,
+  COLLECT_OOM_KILLED = 1 << 4,
+  COLLECT_UPTIME = 1 << 5,
+  COLLECT_FAILING_STREAK = 1 << 6,
+  COLLECT_ALL = (1 << 7) - 1,
+};
+
+#define SOURCE_DEFAULT_TIMEOUT_MS 5000
+#define SOURCE_DEFAULT_MAX_RESPONSE (64 * 1024 * 1024)
+#define SOURCE_DEFAULT_MAX_IN_FLIGHT 16
+#define SOURCE_DEFAULT_PAGE_SIZE 100
+#define SOURCE_DEFAULT_FULL_INSPECT_EVERY 10
+
+typedef struct {
+  bool set;
+  regex_t re;
+} source_regex_t;
+
+typedef struct {
+  char *name; /* the block's argument: plugin_instance of self metrics */
+  source_kind_t kind;
+
+  /* Where: a URL (Portainer, or a Docker daemon over TCP), or a socket. */
+  char *url;    /* without trailing '/' */
+  char *socket; /* Docker only */
+  char *host;   /* Docker only: host field of its values (NULL: collectd's) */
+
+  /* Credentials (Portainer): token, or username + password. */
+  char *token;
+  char *username;
+  char *password;
+
+  /* TLS */
+  bool verify_peer;
+  bool verify_host;
+  char *ca_cert;
+  char *client_cert;
+  char *client_key;
+
+  long timeout_ms;          /* per request */
+  double interval;          /* seconds, 0: collectd's global interval */
+  size_t max_response_size; /* bytes, per response */
+  int max_in_flight;        /* concurrent transfers */
+  int page_size;            /* environments per page */
+  int full_inspect_every;   /* re-inspect every container every N polls */
+
+  source_regex_t env_include, env_exclude; /* on environment names */
+  source_regex_t ct_include, ct_exclude;   /* on container names */
+
+  /* Sharding of environments: this instance keeps ids with
+   * id % shard_count == shard_index - 1 (1-based, "2/4"). */
+  int shard_index;
+  int shard_count;
+
+  type_instance_mode_t ti_mode;
+  char *ti_label; /* TYPE_INSTANCE_LABEL: the label key */
+  unsigned collect; /* COLLECT_* bits */
+} source_conf_t;
+
+void source_conf_init(source_conf_t *c); /* defaults */
+void source_conf_free(source_conf_t *c); /* members only */
+
+#endif
