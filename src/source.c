@@ -240,8 +240,8 @@ static void request_failed(source_t *s, req_t *r, const http_result_t *res) {
   if (r->env != NULL) {
     env_what(s, r->env, what, sizeof(what));
     if (r->kind == REQ_INSPECT) {
-      char m2[900];
-      snprintf(m2, sizeof(m2), "inspect of container \"%.200s\" failed: %s",
+      char m2[1024];
+      snprintf(m2, sizeof(m2), "inspect of container \"%.200s\" failed: %.700s",
                r->c->name, msg);
       fault(s, r->env->fault, sizeof(r->env->fault), sig, what, m2);
     } else {

@@ -1,0 +1,398 @@
+/* Unit tests of config.c: every option, every error path, no secret logged. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "collectd_stub.h"
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define SECRET "ptr_s3cr3tTOKENvalue"
+#define PASSWORD "hunter2-pass"
+
+/* --- building configuration trees ------------------------------------ */
+
+static oconfig_item_t *block(const char *key, const char *name) {
+  oconfig_item_t *ci = calloc(1, sizeof(*ci));
+  ci->key = strdup(key);
+  if (name != NULL) {
+    ci->values = calloc(1, sizeof(*ci->values));
+    ci->values[0].type = OCONFIG_TYPE_STRING;
+    ci->values[0].value.string = strdup(name);
+    ci->values_num = 1;
+  }
+  return ci;
+}
+
+static oconfig_item_t *child(oconfig_item_t *parent, const char *key) {
+  parent->children = realloc(parent->children, (parent->children_num + 1) *
+                                                   sizeof(oconfig_item_t));
+  oconfig_item_t *c = &parent->children[parent->children_num++];
+  memset(c, 0, sizeof(*c));
+  c->key = strdup(key);
+  c->parent = parent;
+  return c;
+}
+
+static oconfig_value_t *add_value(oconfig_item_t *c) {
+  c->values = realloc(c->values, (c->values_num + 1) * sizeof(*c->values));
+  return &c->values[c->values_num++];
+}
+
+static void opt_s(oconfig_item_t *p, const char *key, const char *v) {
+  oconfig_value_t *val = add_value(child(p, key));
+  val->type = OCONFIG_TYPE_STRING;
+  val->value.string = strdup(v);
+}
+
+static void opt_n(oconfig_item_t *p, const char *key, double v) {
+  oconfig_value_t *val = add_value(child(p, key));
+  val->type = OCONFIG_TYPE_NUMBER;
+  val->value.number = v;
+}
+
+static void opt_b(oconfig_item_t *p, const char *key, bool v) {
+  oconfig_value_t *val = add_value(child(p, key));
+  val->type = OCONFIG_TYPE_BOOLEAN;
+  val->value.boolean = v;
+}
+
+static void item_free_members(oconfig_item_t *ci) {
+  for (int i = 0; i < ci->values_num; i++)
+    if (ci->values[i].type == OCONFIG_TYPE_STRING)
+      free(ci->values[i].value.string);
+  free(ci->values);
+  for (int i = 0; i < ci->children_num; i++)
+    item_free_members(&ci->children[i]);
+  free(ci->children);
+  free(ci->key);
+}
+
+static void item_free(oconfig_item_t *ci) {
+  item_free_members(ci);
+  free(ci);
+}
+
+/* Parses, checks the outcome, and that no secret reached the log. */
+static int parse(oconfig_item_t *ci, source_conf_t *out) {
+  stub_reset();
+  int status = config_parse_source(ci, out);
+  assert_int_equal(stub_logs_matching(SECRET), 0);
+  assert_int_equal(stub_logs_matching(PASSWORD), 0);
+  item_free(ci);
+  return status;
+}
+
+static int setup(void **state) {
+  (void)state;
+  unsetenv("PORTAINER_URL");
+  unsetenv("PORTAINER_TOKEN");
+  return 0;
+}
+
+/* --- tests ----------------------------------------------------------- */
+
+static void test_portainer_full(void **state) {
+  (void)state;
+  oconfig_item_t *ci = block("Portainer", "main");
+  opt_s(ci, "URL", "https://portainer.example.org:9443/");
+  opt_s(ci, "Token", SECRET);
+  opt_n(ci, "Timeout", 2500);
+  opt_n(ci, "Interval", 30);
+  opt_s(ci, "EndpointInclude", "^prod-");
+  opt_s(ci, "EndpointExclude", "-old$");
+  opt_s(ci, "ContainerInclude", ".");
+  opt_s(ci, "ContainerExclude", "^tmp");
+  opt_s(ci, "Shard", "2/4");
+  opt_s(ci, "TypeInstance", "label:com.docker.swarm.service.name");
+  oconfig_item_t *col = child(ci, "Collect");
+  add_value(col)->type = OCONFIG_TYPE_STRING;
+  col->values[0].value.string = strdup("state");
+  add_value(col)->type = OCONFIG_TYPE_STRING;
+  col->values[1].value.string = strdup("Exit_Code");
+  opt_n(ci, "MaxConcurrentRequests", 8);
+  opt_n(ci, "MaxResponseSize", 1048576);
+  opt_n(ci, "PageSize", 50);
+  opt_n(ci, "FullInspectEvery", 5);
+  source_conf_t c;
+  assert_int_equal(parse(ci, &c), 0);
+  assert_int_equal(c.kind, SOURCE_PORTAINER);
+  assert_string_equal(c.name, "main");
+  assert_string_equal(c.url, "https://portainer.example.org:9443");
+  assert_string_equal(c.token, SECRET);
+  assert_int_equal(c.timeout_ms, 2500);
+  assert_true(c.interval == 30.0);
+  assert_true(c.env_include.set && c.env_exclude.set);
+  assert_true(c.ct_include.set && c.ct_exclude.set);
+  assert_int_equal(c.shard_index, 2);
+  assert_int_equal(c.shard_count, 4);
+  assert_int_equal(c.ti_mode, TYPE_INSTANCE_LABEL);
+  assert_string_equal(c.ti_label, "com.docker.swarm.service.name");
+  assert_int_equal(c.collect, COLLECT_STATE | COLLECT_EXIT_CODE);
+  assert_int_equal(c.max_in_flight, 8);
+  assert_int_equal(c.max_response_size, 1048576);
+  assert_int_equal(c.page_size, 50);
+  assert_int_equal(c.full_inspect_every, 5);
+  assert_true(c.verify_peer && c.verify_host);
+  source_conf_free(&c);
+}
+
+static void test_defaults_and_env(void **state) {
+  (void)state;
+  setenv("PORTAINER_URL", "http://127.0.0.1:9000", 1);
+  setenv("PORTAINER_TOKEN", SECRET, 1);
+  source_conf_t c;
+  assert_int_equal(parse(block("Portainer", "env"), &c), 0);
+  assert_string_equal(c.url, "http://127.0.0.1:9000");
+  assert_string_equal(c.token, SECRET);
+  assert_int_equal(c.timeout_ms, SOURCE_DEFAULT_TIMEOUT_MS);
+  assert_int_equal(c.collect, COLLECT_ALL);
+  assert_int_equal(c.ti_mode, TYPE_INSTANCE_IMAGE);
+  source_conf_free(&c);
+  unsetenv("PORTAINER_URL");
+  unsetenv("PORTAINER_TOKEN");
+}
+
+static void test_docker_defaults(void **state) {
+  (void)state;
+  source_conf_t c;
+  oconfig_item_t *ci = block("Docker", "local");
+  opt_s(ci, "Host", "myhost");
+  assert_int_equal(parse(ci, &c), 0);
+  assert_int_equal(c.kind, SOURCE_DOCKER);
+  assert_string_equal(c.socket, "/var/run/docker.sock");
+  assert_string_equal(c.host, "myhost");
+  assert_null(c.url);
+  source_conf_free(&c);
+}
+
+static void test_username_password(void **state) {
+  (void)state;
+  source_conf_t c;
+  oconfig_item_t *ci = block("Portainer", "jwt");
+  opt_s(ci, "URL", "http://127.0.0.1:9000");
+  opt_s(ci, "Username", "admin");
+  opt_s(ci, "Password", PASSWORD);
+  assert_int_equal(parse(ci, &c), 0);
+  assert_string_equal(c.username, "admin");
+  assert_string_equal(c.password, PASSWORD);
+  assert_null(c.token);
+  source_conf_free(&c);
+}
+
+static void test_token_file(void **state) {
+  (void)state;
+  char path[] = "/tmp/portainer-token-XXXXXX";
+  int fd = mkstemp(path);
+  assert_true(fd >= 0);
+  assert_int_equal(write(fd, "  " SECRET "  \nsecond line\n",
+                         strlen(SECRET) + 17),
+                   (ssize_t)strlen(SECRET) + 17);
+  close(fd);
+
+  chmod(path, 0600);
+  source_conf_t c;
+  oconfig_item_t *ci = block("Portainer", "tf");
+  opt_s(ci, "URL", "http://127.0.0.1:9000");
+  opt_s(ci, "TokenFile", path);
+  assert_int_equal(parse(ci, &c), 0);
+  assert_string_equal(c.token, SECRET);
+  assert_int_equal(stub_logs_matching("can be read by others"), 0);
+  source_conf_free(&c);
+
+  chmod(path, 0644);
+  ci = block("Portainer", "tf");
+  opt_s(ci, "URL", "http://127.0.0.1:9000");
+  opt_s(ci, "TokenFile", path);
+  assert_int_equal(parse(ci, &c), 0);
+  assert_int_equal(stub_logs_matching("can be read by others"), 1);
+  source_conf_free(&c);
+  unlink(path);
+}
+
+static void test_tls_off_warns(void **state) {
+  (void)state;
+  source_conf_t c;
+  oconfig_item_t *ci = block("Portainer", "tls");
+  opt_s(ci, "URL", "https://127.0.0.1:9443");
+  opt_s(ci, "Token", SECRET);
+  opt_b(ci, "VerifyPeer", false);
+  assert_int_equal(parse(ci, &c), 0);
+  assert_int_equal(stub_logs_matching("TLS verification is off"), 1);
+  source_conf_free(&c);
+}
+
+/* Each broken block: rejected, with one line naming the source and cause. */
+typedef void (*builder_t)(oconfig_item_t *ci);
+
+static void expect_error(const char *kind, builder_t build,
+                         const char *needle) {
+  source_conf_t c;
+  oconfig_item_t *ci = block(kind, "bad");
+  build(ci);
+  assert_int_equal(parse(ci, &c), -1);
+  if (stub_logs_matching(needle) == 0) {
+    for (size_t i = 0; i < stub_logs_num; i++)
+      fprintf(stderr, "log: %s\n", stub_logs[i]);
+    fail_msg("no log line contains \"%s\"", needle);
+  }
+  assert_true(stub_logs_matching("source \"bad\" not started") == 1);
+}
+
+static void b_no_url(oconfig_item_t *ci) { opt_s(ci, "Token", SECRET); }
+static void b_no_creds(oconfig_item_t *ci) {
+  opt_s(ci, "URL", "http://127.0.0.1:1");
+}
+static void b_both_creds(oconfig_item_t *ci) {
+  opt_s(ci, "URL", "http://127.0.0.1:1");
+  opt_s(ci, "Token", SECRET);
+  opt_s(ci, "Username", "admin");
+  opt_s(ci, "Password", PASSWORD);
+}
+static void b_user_only(oconfig_item_t *ci) {
+  opt_s(ci, "URL", "http://127.0.0.1:1");
+  opt_s(ci, "Username", "admin");
+}
+static void b_bad_scheme(oconfig_item_t *ci) {
+  opt_s(ci, "URL", "ftp://127.0.0.1");
+  opt_s(ci, "Token", SECRET);
+}
+static void b_bad_regex(oconfig_item_t *ci) {
+  opt_s(ci, "URL", "http://127.0.0.1:1");
+  opt_s(ci, "Token", SECRET);
+  opt_s(ci, "EndpointInclude", "([unclosed");
+}
+static void b_bad_shard(oconfig_item_t *ci) {
+  opt_s(ci, "URL", "http://127.0.0.1:1");
+  opt_s(ci, "Token", SECRET);
+  opt_s(ci, "Shard", "5/4");
+}
+static void b_bad_ti(oconfig_item_t *ci) {
+  opt_s(ci, "URL", "http://127.0.0.1:1");
+  opt_s(ci, "Token", SECRET);
+  opt_s(ci, "TypeInstance", "label:");
+}
+static void b_bad_collect(oconfig_item_t *ci) {
+  opt_s(ci, "URL", "http://127.0.0.1:1");
+  opt_s(ci, "Token", SECRET);
+  opt_s(ci, "Collect", "cpu");
+}
+static void b_unknown(oconfig_item_t *ci) {
+  opt_s(ci, "URL", "http://127.0.0.1:1");
+  opt_s(ci, "Token", SECRET);
+  opt_s(ci, "Colour", "blue");
+}
+static void b_timeout(oconfig_item_t *ci) {
+  opt_s(ci, "URL", "http://127.0.0.1:1");
+  opt_s(ci, "Token", SECRET);
+  opt_n(ci, "Timeout", 0);
+}
+static void b_timeout_type(oconfig_item_t *ci) {
+  opt_s(ci, "URL", "http://127.0.0.1:1");
+  opt_s(ci, "Token", SECRET);
+  opt_s(ci, "Timeout", "soon");
+}
+static void b_interval(oconfig_item_t *ci) {
+  opt_s(ci, "URL", "http://127.0.0.1:1");
+  opt_s(ci, "Token", SECRET);
+  opt_n(ci, "Interval", -1);
+}
+static void b_key_no_cert(oconfig_item_t *ci) {
+  opt_s(ci, "URL", "https://127.0.0.1:1");
+  opt_s(ci, "Token", SECRET);
+  opt_s(ci, "ClientKey", "/etc/hostname");
+}
+static void b_missing_ca(oconfig_item_t *ci) {
+  opt_s(ci, "URL", "https://127.0.0.1:1");
+  opt_s(ci, "Token", SECRET);
+  opt_s(ci, "CACert", "/nonexistent/ca.pem");
+}
+static void b_missing_token_file(oconfig_item_t *ci) {
+  opt_s(ci, "URL", "https://127.0.0.1:1");
+  opt_s(ci, "TokenFile", "/nonexistent/token");
+}
+static void b_token_and_file(oconfig_item_t *ci) {
+  opt_s(ci, "URL", "https://127.0.0.1:1");
+  opt_s(ci, "Token", SECRET);
+  opt_s(ci, "TokenFile", "/etc/hostname");
+}
+static void b_docker_token(oconfig_item_t *ci) { opt_s(ci, "Token", SECRET); }
+static void b_docker_shard(oconfig_item_t *ci) { opt_s(ci, "Shard", "1/2"); }
+static void b_docker_both(oconfig_item_t *ci) {
+  opt_s(ci, "Socket", "/run/docker.sock");
+  opt_s(ci, "URL", "http://127.0.0.1:2375");
+}
+static void b_portainer_socket(oconfig_item_t *ci) {
+  opt_s(ci, "URL", "http://127.0.0.1:1");
+  opt_s(ci, "Token", SECRET);
+  opt_s(ci, "Socket", "/run/docker.sock");
+}
+static void b_bool_type(oconfig_item_t *ci) {
+  opt_s(ci, "URL", "http://127.0.0.1:1");
+  opt_s(ci, "Token", SECRET);
+  opt_s(ci, "VerifyPeer", "maybe");
+}
+static void b_concurrency(oconfig_item_t *ci) {
+  opt_s(ci, "URL", "http://127.0.0.1:1");
+  opt_s(ci, "Token", SECRET);
+  opt_n(ci, "MaxConcurrentRequests", 0);
+}
+
+static void test_errors(void **state) {
+  (void)state;
+  expect_error("Portainer", b_no_url, "no URL");
+  expect_error("Portainer", b_no_creds, "no credentials");
+  expect_error("Portainer", b_both_creds, "not both");
+  expect_error("Portainer", b_user_only, "Username needs Password");
+  expect_error("Portainer", b_bad_scheme, "must start with http");
+  expect_error("Portainer", b_bad_regex, "not a valid regular expression");
+  expect_error("Portainer", b_bad_shard, "Shard must look like");
+  expect_error("Portainer", b_bad_ti, "TypeInstance must be");
+  expect_error("Portainer", b_bad_collect, "unknown signal \"cpu\"");
+  expect_error("Portainer", b_unknown, "unknown option \"Colour\"");
+  expect_error("Portainer", b_timeout, "Timeout must be between");
+  expect_error("Portainer", b_timeout_type, "Timeout");
+  expect_error("Portainer", b_interval, "Interval must be");
+  expect_error("Portainer", b_key_no_cert, "ClientKey needs ClientCert");
+  expect_error("Portainer", b_missing_ca, "CACert \"/nonexistent/ca.pem\"");
+  expect_error("Portainer", b_missing_token_file, "TokenFile");
+  expect_error("Portainer", b_token_and_file, "Token or TokenFile");
+  expect_error("Docker", b_docker_token, "belong in a <Portainer> block");
+  expect_error("Docker", b_docker_shard, "belong in a <Portainer> block");
+  expect_error("Docker", b_docker_both, "Socket or URL, not both");
+  expect_error("Portainer", b_portainer_socket, "belong in a <Docker> block");
+  expect_error("Portainer", b_bool_type, "VerifyPeer");
+  expect_error("Portainer", b_concurrency, "MaxConcurrentRequests");
+}
+
+static void test_block_without_name(void **state) {
+  (void)state;
+  source_conf_t c;
+  stub_reset();
+  oconfig_item_t *ci = block("Portainer", NULL);
+  assert_int_equal(config_parse_source(ci, &c), -1);
+  assert_int_equal(stub_logs_matching("needs exactly one name"), 1);
+  item_free(ci);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test_setup(test_portainer_full, setup),
+      cmocka_unit_test_setup(test_defaults_and_env, setup),
+      cmocka_unit_test_setup(test_docker_defaults, setup),
+      cmocka_unit_test_setup(test_username_password, setup),
+      cmocka_unit_test_setup(test_token_file, setup),
+      cmocka_unit_test_setup(test_tls_off_warns, setup),
+      cmocka_unit_test_setup(test_errors, setup),
+      cmocka_unit_test_setup(test_block_without_name, setup),
+  };
+  return cmocka_run_group_tests_name("config", tests, NULL, NULL);
+}

@@ -1,0 +1,191 @@
+/* Unit tests of inventory.c: what changes between polls needs an inspect. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "inventory.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define NOW 1700000000
+
+static container_t *mk(const char *id, container_state_t st,
+                       const char *status) {
+  container_t *c = container_new();
+  assert_non_null(c);
+  c->id = strdup(id);
+  c->name = strdup(id);
+  c->image = strdup("img");
+  c->status = strdup(status);
+  c->state = st;
+  return c;
+}
+
+/* Commits one list and marks every container inspected (as a poll would). */
+static void poll_once(inv_env_t *e, container_t **cs, size_t n, bool full) {
+  inv_env_list_begin(e);
+  for (size_t i = 0; i < n; i++)
+    assert_int_equal(inv_env_list_add(e, cs[i]), 0);
+  inv_env_list_commit(e, full, NOW);
+}
+
+static void inspect_all(inv_env_t *e, int64_t started_at) {
+  for (size_t i = 0; i < e->cs_num; i++) {
+    e->cs[i]->inspected = true;
+    e->cs[i]->started_at = started_at;
+    e->cs[i]->restart_count = 7;
+  }
+}
+
+static void test_new_then_steady(void **state) {
+  (void)state;
+  inventory_t *inv = inventory_new();
+  inv_env_t *e = inventory_env(inv, 3, "prod");
+  assert_non_null(e);
+  container_t *l1[] = {mk("b", CSTATE_RUNNING, "Up 3 minutes"),
+                       mk("a", CSTATE_EXITED, "Exited (0) 2 hours ago")};
+  poll_once(e, l1, 2, false);
+  assert_int_equal(e->cs_num, 2);
+  assert_string_equal(e->cs[0]->id, "a"); /* sorted */
+  assert_true(e->needs_inspect[0] && e->needs_inspect[1]);
+  inspect_all(e, NOW - 200);
+  e->cs[0]->finished_at = NOW - 7200;
+
+  container_t *l2[] = {mk("a", CSTATE_EXITED, "Exited (0) 2 hours ago"),
+                       mk("b", CSTATE_RUNNING, "Up 3 minutes")};
+  poll_once(e, l2, 2, false);
+  assert_false(e->needs_inspect[0]);
+  assert_false(e->needs_inspect[1]);
+  /* What the inspect told is carried over. */
+  assert_true(e->cs[1]->inspected);
+  assert_int_equal(e->cs[1]->restart_count, 7);
+
+  /* The safety net re-inspects everything. */
+  container_t *l3[] = {mk("a", CSTATE_EXITED, "Exited (0) 2 hours ago"),
+                       mk("b", CSTATE_RUNNING, "Up 3 minutes")};
+  poll_once(e, l3, 2, true);
+  assert_true(e->needs_inspect[0] && e->needs_inspect[1]);
+  inventory_free(inv);
+}
+
+static void test_changes_need_inspect(void **state) {
+  (void)state;
+  inventory_t *inv = inventory_new();
+  inv_env_t *e = inventory_env(inv, 1, "h");
+  container_t *l1[] = {
+      mk("run", CSTATE_RUNNING, "Up 10 minutes (healthy)"),
+      mk("ex", CSTATE_EXITED, "Exited (1) 5 minutes ago"),
+      mk("rs", CSTATE_RESTARTING, "Restarting (3) 1 second ago"),
+      mk("ev", CSTATE_RUNNING, "Up 2 hours"),
+      mk("re", CSTATE_RUNNING, "Up 20 minutes")};
+  poll_once(e, l1, 5, false);
+  inspect_all(e, NOW - 1200);
+  for (size_t i = 0; i < e->cs_num; i++)
+    e->cs[i]->finished_at = NOW - 300;
+
+  container_t *l2[] = {
+      mk("run", CSTATE_RUNNING, "Up 10 minutes (unhealthy)"), /* health */
+      mk("ex", CSTATE_EXITED, "Exited (1) 4 seconds ago"), /* ran again */
+      mk("rs", CSTATE_RESTARTING, "Restarting (3) 1 second ago"),
+      mk("ev", CSTATE_RUNNING, "Up 2 hours"),  /* named by an event */
+      mk("re", CSTATE_RUNNING, "Up 5 seconds")}; /* restarted */
+  inv_env_list_begin(e);
+  for (int i = 0; i < 5; i++)
+    inv_env_list_add(e, l2[i]);
+  inv_env_mark_dirty(e, "ev");
+  inv_env_list_commit(e, false, NOW);
+  for (size_t i = 0; i < e->cs_num; i++)
+    assert_true(e->needs_inspect[i]);
+  inventory_free(inv);
+}
+
+static void test_podman_health_needs_inspect(void **state) {
+  (void)state;
+  inventory_t *inv = inventory_new();
+  inv_env_t *e = inventory_env(inv, 0, "podhost");
+  container_t *l1[] = {mk("p", CSTATE_RUNNING, "Up 3 minutes")};
+  poll_once(e, l1, 1, false);
+  inspect_all(e, NOW - 180);
+  e->cs[0]->has_healthcheck = true;
+  container_t *l2[] = {mk("p", CSTATE_RUNNING, "Up 3 minutes")};
+  poll_once(e, l2, 1, false);
+  assert_true(e->needs_inspect[0]);
+  inventory_free(inv);
+}
+
+static void test_duplicates_vanished_prune(void **state) {
+  (void)state;
+  inventory_t *inv = inventory_new();
+  inv_env_t *e = inventory_env(inv, 1, "a");
+  inv_env_t *f = inventory_env(inv, 2, "b");
+  assert_ptr_equal(inventory_env(inv, 1, "renamed"), e);
+  assert_string_equal(e->name, "renamed");
+  container_t *l[] = {mk("x", CSTATE_RUNNING, "Up 1 second"),
+                      mk("x", CSTATE_RUNNING, "Up 1 second"),
+                      mk("y", CSTATE_RUNNING, "Up 1 second")};
+  poll_once(e, l, 3, false);
+  assert_int_equal(e->cs_num, 2);
+  e->cs[0]->vanished = true;
+  inv_env_drop_vanished(e);
+  assert_int_equal(e->cs_num, 1);
+  assert_string_equal(e->cs[0]->id, "y");
+
+  /* An aborted list keeps what was known, and marks the host down. */
+  inv_env_list_begin(e);
+  inv_env_list_add(e, mk("z", CSTATE_RUNNING, "Up 1 second"));
+  inv_env_list_abort(e);
+  assert_false(e->up);
+  assert_int_equal(e->cs_num, 1);
+
+  e->listed = true;
+  f->listed = false;
+  inventory_prune_unlisted(inv);
+  assert_int_equal(inv->envs_num, 1);
+  assert_null(inventory_find(inv, 2));
+  inventory_free(inv);
+}
+
+static void test_uptime_bounds(void **state) {
+  (void)state;
+  int64_t lo, hi;
+  assert_int_equal(status_uptime_bounds("Up 8 seconds", &lo, &hi), 0);
+  assert_int_equal(lo, 8);
+  assert_int_equal(hi, 9);
+  assert_int_equal(status_uptime_bounds("Up Less than a second", &lo, &hi),
+                   0);
+  assert_int_equal(hi, 1);
+  assert_int_equal(status_uptime_bounds("Up About a minute", &lo, &hi), 0);
+  assert_int_equal(lo, 60);
+  assert_int_equal(status_uptime_bounds("Up 3 minutes (healthy)", &lo, &hi),
+                   0);
+  assert_int_equal(lo, 180);
+  assert_int_equal(hi, 240);
+  assert_int_equal(status_uptime_bounds("Up 5 hours", &lo, &hi), 0);
+  assert_int_equal(lo, 5 * 3600 - 1800);
+  assert_int_equal(status_uptime_bounds("Up 3 days (Paused)", &lo, &hi), 0);
+  assert_true(lo <= 3 * 86400 && hi >= 4 * 86400);
+  assert_int_equal(status_uptime_bounds("Up 2 weeks", &lo, &hi), 0);
+  assert_int_equal(status_uptime_bounds("Up 4 months", &lo, &hi), 0);
+  assert_int_equal(status_uptime_bounds("Up 2 years", &lo, &hi), 0);
+  assert_int_equal(status_uptime_bounds("Exited (0) 3 days ago", &lo, &hi),
+                   -1);
+  assert_int_equal(status_uptime_bounds("Up", &lo, &hi), -1);
+  assert_int_equal(status_uptime_bounds("Up -3 seconds", &lo, &hi), -1);
+  assert_int_equal(status_uptime_bounds("Up 3 fortnights", &lo, &hi), -1);
+  assert_int_equal(status_uptime_bounds(NULL, &lo, &hi), -1);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_new_then_steady),
+      cmocka_unit_test(test_changes_need_inspect),
+      cmocka_unit_test(test_podman_health_needs_inspect),
+      cmocka_unit_test(test_duplicates_vanished_prune),
+      cmocka_unit_test(test_uptime_bounds),
+  };
+  return cmocka_run_group_tests_name("inventory", tests, NULL, NULL);
+}

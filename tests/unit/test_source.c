@@ -1,0 +1,408 @@
+/* Unit tests of source.c: a whole poll against a canned Portainer (and a
+ * canned Docker socket) served by mini_server on loopback. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "mini_server.h"
+#include "source.h"
+#include "testutil.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <unistd.h>
+
+#define TOKEN "ptr_unit_test_secret"
+
+/* --- canned documents ---------------------------------------------------- */
+
+static const char *ENDPOINTS_P1 =
+    "[{\"Id\":1,\"Name\":\"local\",\"Type\":1,\"Status\":1,\"Snapshots\":[]}]";
+static const char *ENDPOINTS_P2 =
+    "[{\"Id\":5,\"Name\":\"kube\",\"Type\":5,\"Status\":1}]";
+static const char *ENDPOINTS_P3 =
+    "[{\"Id\":7,\"Name\":\"swarm\",\"Type\":2,\"Status\":1}]";
+static const char *LIST_LOCAL =
+    "[{\"Id\":\"aaa1\",\"Names\":[\"/web\"],\"Image\":\"nginx:1.27\","
+    "\"State\":\"running\",\"Status\":\"Up 3 weeks (healthy)\"},"
+    "{\"Id\":\"bbb2\",\"Names\":[\"/job\"],\"Image\":\"bb\","
+    "\"State\":\"exited\",\"Status\":\"Exited (42) 3 minutes ago\"},"
+    "{\"Id\":\"ccc3\",\"Names\":[\"/gone\"],\"Image\":\"bb\","
+    "\"State\":\"running\",\"Status\":\"Up 1 second\"}]";
+static const char *LIST_SWARM =
+    "[{\"Id\":\"ddd4\",\"Names\":[\"/web\"],\"Image\":\"nginx\","
+    "\"State\":\"running\",\"Status\":\"Up 2 minutes\","
+    "\"Portainer\":{\"Agent\":{\"NodeName\":\"node-a\"}}},"
+    "{\"Id\":\"eee5\",\"Names\":[\"/web\"],\"Image\":\"nginx\","
+    "\"State\":\"running\",\"Status\":\"Up 2 minutes\","
+    "\"Portainer\":{\"Agent\":{\"NodeName\":\"node-b\"}}}]";
+static const char *INSPECT_WEB =
+    "{\"Id\":\"aaa1\",\"RestartCount\":3,\"State\":{\"Status\":\"running\","
+    "\"Running\":true,\"OOMKilled\":false,\"ExitCode\":0,"
+    "\"StartedAt\":\"2026-11-22T00:00:00.123456789Z\","
+    "\"FinishedAt\":\"0001-01-01T00:00:00Z\",\"Health\":{\"Status\":"
+    "\"healthy\",\"FailingStreak\":0,\"Log\":[]}}}";
+static const char *INSPECT_JOB =
+    "{\"Id\":\"bbb2\",\"RestartCount\":0,\"State\":{\"Status\":\"exited\","
+    "\"OOMKilled\":false,\"ExitCode\":42,"
+    "\"StartedAt\":\"2026-11-22T00:00:00Z\","
+    "\"FinishedAt\":\"2026-11-22T00:00:01Z\"}}";
+static const char *INSPECT_ANY =
+    "{\"RestartCount\":1,\"State\":{\"Status\":\"running\",\"ExitCode\":0,"
+    "\"StartedAt\":\"2026-11-22T00:00:00Z\"}}";
+static const char *GONE = "{\"message\":\"No such container: ccc3\"}";
+
+static char logs[64][1024];
+static size_t logs_num;
+
+static void log_cb(void *ud, int level, const char *msg) {
+  (void)ud;
+  (void)level;
+  if (logs_num < 64)
+    snprintf(logs[logs_num++], sizeof(logs[0]), "%s", msg);
+}
+
+static size_t logs_matching(const char *needle) {
+  size_t n = 0;
+  for (size_t i = 0; i < logs_num; i++)
+    if (strstr(logs[i], needle) != NULL)
+      n++;
+  return n;
+}
+
+static void no_secret_logged(void) {
+  assert_int_equal(logs_matching(TOKEN), 0);
+  assert_int_equal(logs_matching("hunter2"), 0);
+}
+
+static void portainer_routes(mini_server_t *ms, int list_status) {
+  ms_route_t r[] = {
+      {.path = "/api/endpoints?start=1&limit=1&excludeSnapshots=true",
+       .headers = "X-Total-Count: 3\r\n", .body = ENDPOINTS_P1},
+      {.path = "/api/endpoints?start=2&limit=1&excludeSnapshots=true",
+       .headers = "X-Total-Count: 3\r\n", .body = ENDPOINTS_P2},
+      {.path = "/api/endpoints?start=3&limit=1&excludeSnapshots=true",
+       .headers = "X-Total-Count: 3\r\n", .body = ENDPOINTS_P3},
+      {.path = "/api/endpoints/1/docker/containers/json?all=1",
+       .status = list_status, .body = list_status == 502 ? NULL : LIST_LOCAL},
+      {.path = "/api/endpoints/1/docker/containers/aaa1/json",
+       .body = INSPECT_WEB},
+      {.path = "/api/endpoints/1/docker/containers/bbb2/json",
+       .body = INSPECT_JOB},
+      {.path = "/api/endpoints/1/docker/containers/ccc3/json", .status = 404,
+       .body = GONE},
+      {.path = "/api/endpoints/7/docker/containers/json?all=1",
+       .body = LIST_SWARM},
+      {.path = "/api/endpoints/7/docker/containers/", .prefix = true,
+       .body = INSPECT_ANY},
+  };
+  assert_int_equal(ms_set_routes(ms, r, sizeof(r) / sizeof(r[0])), 0);
+}
+
+static source_t *portainer_source(mini_server_t *ms) {
+  source_conf_t conf;
+  source_conf_init(&conf);
+  conf.kind = SOURCE_PORTAINER;
+  conf.name = strdup("main");
+  conf.url = strdup(ms_url(ms));
+  conf.token = strdup(TOKEN);
+  conf.page_size = 1;
+  conf.interval = 10;
+  conf.timeout_ms = 2000;
+  source_t *s = source_new(&conf, "collector", log_cb, NULL);
+  assert_non_null(s);
+  return s;
+}
+
+static const container_t *find(const inv_env_t *e, const char *id) {
+  for (size_t i = 0; i < e->cs_num; i++)
+    if (strcmp(e->cs[i]->id, id) == 0)
+      return e->cs[i];
+  return NULL;
+}
+
+static void test_portainer_poll(void **state) {
+  (void)state;
+  logs_num = 0;
+  mini_server_t *ms = ms_start(NULL);
+  assert_non_null(ms);
+  portainer_routes(ms, 200);
+  source_t *s = portainer_source(ms);
+
+  assert_int_equal(source_poll(s), 0);
+  const source_stats_t *st = source_stats(s);
+  assert_true(st->up);
+  assert_true(st->last_success > 0);
+  const inventory_t *inv = source_inventory(s);
+  assert_int_equal(inv->envs_num, 2); /* kube skipped */
+  const inv_env_t *local = inventory_find(inv, 1);
+  assert_non_null(local);
+  assert_true(local->up);
+  assert_int_equal(local->cs_num, 2); /* ccc3 vanished: dropped */
+  const container_t *web = find(local, "aaa1");
+  assert_non_null(web);
+  assert_true(web->inspected);
+  assert_int_equal(web->restart_count, 3);
+  const container_t *job = find(local, "bbb2");
+  assert_int_equal(job->exit_code, 42);
+  assert_int_equal(logs_matching("kube"), 1);
+  assert_int_equal(logs_matching("ccc3"), 0); /* vanishing is quiet */
+  assert_int_equal(logs_matching("gone"), 0);
+
+  /* Every request carried the API key; none a bearer token. */
+  for (size_t i = 0; i < ms_request_count(ms); i++) {
+    char v[256];
+    assert_true(ms_header(ms_request(ms, i), "X-API-Key", v, sizeof(v)));
+    assert_string_equal(v, TOKEN);
+    assert_false(ms_header(ms_request(ms, i), "Authorization", v, sizeof(v)));
+  }
+  /* Swarm: the inspect of each container names its node. */
+  size_t targeted = 0;
+  for (size_t i = 0; i < ms_request_count(ms); i++) {
+    const ms_request_t *r = ms_request(ms, i);
+    char v[256];
+    if (strncmp(r->path, "/api/endpoints/7/docker/containers/ddd4", 39) == 0) {
+      assert_true(ms_header(r, "X-PortainerAgent-Target", v, sizeof(v)));
+      assert_string_equal(v, "node-a");
+      targeted++;
+    }
+    if (strncmp(r->path, "/api/endpoints/7/docker/containers/eee5", 39) == 0) {
+      assert_true(ms_header(r, "X-PortainerAgent-Target", v, sizeof(v)));
+      assert_string_equal(v, "node-b");
+      targeted++;
+    }
+  }
+  assert_int_equal(targeted, 2);
+
+  /* Steady state: nothing changed, so no inspect at all. */
+  ms_clear_requests(ms);
+  assert_int_equal(source_poll(s), 0);
+  for (size_t i = 0; i < ms_request_count(ms); i++)
+    assert_null(strstr(ms_request(ms, i)->path, "containers/aaa1"));
+  assert_int_equal(logs_matching("kube"), 1); /* skipped: logged once */
+  no_secret_logged();
+  source_free(s);
+  ms_stop(ms);
+}
+
+static void test_env_down_others_fine(void **state) {
+  (void)state;
+  logs_num = 0;
+  mini_server_t *ms = ms_start(NULL);
+  portainer_routes(ms, 502);
+  source_t *s = portainer_source(ms);
+  for (int poll = 0; poll < 3; poll++) {
+    assert_int_equal(source_poll(s), 0); /* the API itself answers */
+    const inv_env_t *local = inventory_find(source_inventory(s), 1);
+    const inv_env_t *swarm = inventory_find(source_inventory(s), 7);
+    assert_false(local->up);
+    assert_true(swarm->up);
+    assert_int_equal(swarm->cs_num, 2);
+  }
+  /* One line for the fault, however many polls it lasts. */
+  assert_int_equal(logs_matching("environment \"local\" (id 1): HTTP 502 "
+                                 "(empty body)"),
+                   1);
+  assert_int_equal(source_stats(s)->errors[ERR_HTTP_5XX], 3);
+  /* Recovery: values next poll, and one line saying so. */
+  portainer_routes(ms, 200);
+  assert_int_equal(source_poll(s), 0);
+  assert_true(inventory_find(source_inventory(s), 1)->up);
+  assert_int_equal(logs_matching("\"local\" (id 1): answering again"), 1);
+  no_secret_logged();
+  source_free(s);
+  ms_stop(ms);
+}
+
+static void test_jwt_login_and_relogin(void **state) {
+  (void)state;
+  logs_num = 0;
+  mini_server_t *ms = ms_start(NULL);
+  ms_route_t r[] = {
+      {.method = "POST", .path = "/api/auth", .body = "{\"jwt\":\"JWT1\"}"},
+      {.path = "/api/endpoints?start=1&limit=100&excludeSnapshots=true",
+       .headers = "X-Total-Count: 1\r\n", .body = ENDPOINTS_P1},
+      {.path = "/api/endpoints/1/docker/containers/json?all=1",
+       .body = "[]"},
+  };
+  ms_set_routes(ms, r, 3);
+  source_conf_t conf;
+  source_conf_init(&conf);
+  conf.kind = SOURCE_PORTAINER;
+  conf.name = strdup("jwt");
+  conf.url = strdup(ms_url(ms));
+  conf.username = strdup("admin");
+  conf.password = strdup("hunter2");
+  conf.interval = 10;
+  source_t *s = source_new(&conf, "collector", log_cb, NULL);
+  assert_int_equal(source_poll(s), 0);
+  assert_int_equal(ms_count_path(ms, "POST", "/api/auth"), 1);
+  const ms_request_t *login = ms_request(ms, 0);
+  assert_non_null(strcasestr(login->body, "\"Username\":\"admin\""));
+  char v[256];
+  const ms_request_t *page = ms_request(ms, 1);
+  assert_true(ms_header(page, "Authorization", v, sizeof(v)));
+  assert_string_equal(v, "Bearer JWT1");
+  assert_false(ms_header(page, "X-API-Key", v, sizeof(v)));
+
+  /* Portainer restarted: the JWT is refused once, the plugin logs in
+   * again within the same poll. */
+  ms_route_t r2[] = {
+      {.method = "POST", .path = "/api/auth", .body = "{\"jwt\":\"JWT2\"}"},
+      {.path = "/api/endpoints?start=1&limit=100&excludeSnapshots=true",
+       .status = 401,
+       .body = "{\"message\":\"Invalid JWT token\",\"details\":"
+               "\"Unauthorized\"}"},
+  };
+  ms_set_routes(ms, r2, 2);
+  ms_clear_requests(ms);
+  /* The second page request (with JWT2) gets 401 again: one retry only. */
+  assert_int_equal(source_poll(s), -1);
+  assert_int_equal(ms_count_path(ms, "POST", "/api/auth"), 1);
+  assert_int_equal(logs_matching("Invalid JWT token"), 1);
+  ms_set_routes(ms, r, 3);
+  assert_int_equal(source_poll(s), 0);
+  no_secret_logged();
+  source_free(s);
+  ms_stop(ms);
+}
+
+static void test_bad_credentials(void **state) {
+  (void)state;
+  logs_num = 0;
+  mini_server_t *ms = ms_start(NULL);
+  ms_route_t r[] = {{.method = "POST", .path = "/api/auth", .status = 422,
+                     .body = "{\"message\":\"Invalid credentials\","
+                             "\"details\":\"Unauthorized\"}"}};
+  ms_set_routes(ms, r, 1);
+  source_conf_t conf;
+  source_conf_init(&conf);
+  conf.kind = SOURCE_PORTAINER;
+  conf.name = strdup("bad");
+  conf.url = strdup(ms_url(ms));
+  conf.username = strdup("admin");
+  conf.password = strdup("hunter2");
+  conf.interval = 10;
+  source_t *s = source_new(&conf, "collector", log_cb, NULL);
+  assert_int_equal(source_poll(s), -1);
+  assert_int_equal(source_poll(s), -1);
+  assert_int_equal(logs_matching("HTTP 422: Invalid credentials: "
+                                 "Unauthorized"),
+                   1);
+  assert_int_equal(source_stats(s)->errors[ERR_AUTH], 2);
+  no_secret_logged();
+  source_free(s);
+  ms_stop(ms);
+}
+
+static int closed_port(void) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in a = {.sin_family = AF_INET,
+                          .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  socklen_t len = sizeof(a);
+  assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+  getsockname(fd, (struct sockaddr *)&a, &len);
+  close(fd);
+  return ntohs(a.sin_port);
+}
+
+static void test_unreachable(void **state) {
+  (void)state;
+  logs_num = 0;
+  char url[64];
+  snprintf(url, sizeof(url), "http://127.0.0.1:%d", closed_port());
+  source_conf_t conf;
+  source_conf_init(&conf);
+  conf.kind = SOURCE_PORTAINER;
+  conf.name = strdup("off");
+  conf.url = strdup(url);
+  conf.token = strdup(TOKEN);
+  conf.interval = 10;
+  source_t *s = source_new(&conf, "collector", log_cb, NULL);
+  assert_int_equal(source_poll(s), -1);
+  assert_int_equal(source_poll(s), -1);
+  assert_false(source_stats(s)->up);
+  assert_int_equal(source_stats(s)->errors[ERR_CONNECT], 2);
+  assert_int_equal(logs_matching("source \"off\": connect"), 1);
+  no_secret_logged();
+  source_free(s);
+}
+
+static void test_docker_socket(void **state) {
+  (void)state;
+  logs_num = 0;
+  char path[] = "/tmp/pt-unit-XXXXXX";
+  assert_non_null(mkdtemp(path));
+  char sock[128];
+  snprintf(sock, sizeof(sock), "%s/docker.sock", path);
+  mini_server_t *ms = ms_start(sock);
+  assert_non_null(ms);
+  size_t len = 0;
+  char *list = read_fixture("list_all.json", &len);
+  assert_non_null(list);
+  ms_route_t r[] = {
+      {.path = "/containers/json?all=1", .body = list, .body_len = len},
+      {.path = "/containers/", .prefix = true, .body = INSPECT_ANY},
+  };
+  ms_set_routes(ms, r, 2);
+  source_conf_t conf;
+  source_conf_init(&conf);
+  conf.kind = SOURCE_DOCKER;
+  conf.name = strdup("local");
+  conf.socket = strdup(sock);
+  conf.interval = 10;
+  source_t *s = source_new(&conf, "myhost", log_cb, NULL);
+  assert_int_equal(source_poll(s), 0);
+  const inv_env_t *e = inventory_find(source_inventory(s), 0);
+  assert_non_null(e);
+  assert_string_equal(e->name, "myhost");
+  assert_true(e->cs_num >= 10);
+  for (size_t i = 0; i < e->cs_num; i++)
+    assert_true(e->cs[i]->inspected);
+  source_free(s);
+  ms_stop(ms);
+  free(list);
+  rmdir(path);
+}
+
+static void test_deadline_bounds_poll(void **state) {
+  (void)state;
+  logs_num = 0;
+  mini_server_t *ms = ms_start(NULL);
+  ms_route_t r[] = {{.path = "/containers/json?all=1", .delay_ms = 3000,
+                     .body = "[]"}};
+  ms_set_routes(ms, r, 1);
+  source_conf_t conf;
+  source_conf_init(&conf);
+  conf.kind = SOURCE_DOCKER;
+  conf.name = strdup("slow");
+  conf.url = strdup(ms_url(ms));
+  conf.interval = 1; /* deadline: 1 s */
+  conf.timeout_ms = 10000;
+  source_t *s = source_new(&conf, "h", log_cb, NULL);
+  assert_int_equal(source_poll(s), -1);
+  assert_true(source_stats(s)->poll_seconds < 2.0);
+  assert_int_equal(source_stats(s)->errors[ERR_TIMEOUT], 1);
+  source_free(s);
+  ms_stop(ms);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_portainer_poll),
+      cmocka_unit_test(test_env_down_others_fine),
+      cmocka_unit_test(test_jwt_login_and_relogin),
+      cmocka_unit_test(test_bad_credentials),
+      cmocka_unit_test(test_unreachable),
+      cmocka_unit_test(test_docker_socket),
+      cmocka_unit_test(test_deadline_bounds_poll),
+  };
+  http_global_init();
+  return cmocka_run_group_tests_name("source", tests, NULL, NULL);
+}
