@@ -41,14 +41,14 @@ static int get_string(const oconfig_item_t *ci, char **dst) {
   return 0;
 }
 
-static int get_positive_int(const char *src, const oconfig_item_t *ci,
-                            int min, int max, int *ret) {
+static int get_positive_int(const char *src, const oconfig_item_t *ci, int min,
+                            int max, int *ret) {
   int v = 0;
   if (cf_util_get_int(ci, &v) != 0)
     return -1;
   if (v < min || v > max) {
-    ERROR(LOG_PREFIX "source \"%s\": %s must be between %d and %d, not %d",
-          src, ci->key, min, max, v);
+    ERROR(LOG_PREFIX "source \"%s\": %s must be between %d and %d, not %d", src,
+          ci->key, min, max, v);
     return -1;
   }
   *ret = v;
@@ -135,8 +135,7 @@ static int get_collect(const char *src, const oconfig_item_t *ci,
       return -1;
     }
     for (size_t j = 0; j < STATIC_ARRAY_SIZE(collect_names); j++) {
-      if (strcasecmp(ci->values[i].value.string, collect_names[j].name) ==
-          0) {
+      if (strcasecmp(ci->values[i].value.string, collect_names[j].name) == 0) {
         *collect |= collect_names[j].bit;
         found = true;
       }
@@ -184,8 +183,8 @@ static int get_shard(const char *src, const oconfig_item_t *ci,
   int idx = 0, cnt = 0, used = 0;
   if (cf_util_get_string(ci, &v) != 0)
     return -1;
-  if (sscanf(v, "%d/%d%n", &idx, &cnt, &used) != 2 || v[used] != 0 ||
-      cnt < 1 || cnt > 4096 || idx < 1 || idx > cnt) {
+  if (sscanf(v, "%d/%d%n", &idx, &cnt, &used) != 2 || v[used] != 0 || cnt < 1 ||
+      cnt > 4096 || idx < 1 || idx > cnt) {
     ERROR(LOG_PREFIX "source \"%s\": Shard must look like \"2/4\" (this "
                      "instance's number, from 1, over the number of "
                      "instances), not \"%s\"",
@@ -213,11 +212,9 @@ static int check_url(const char *src, char *url) {
   return 0;
 }
 
-static int check_readable(const char *src, const char *opt,
-                          const char *path) {
+static int check_readable(const char *src, const char *opt, const char *path) {
   if (path != NULL && access(path, R_OK) != 0) {
-    ERROR(LOG_PREFIX "source \"%s\": %s \"%s\": %s", src, opt, path,
-          STRERRNO);
+    ERROR(LOG_PREFIX "source \"%s\": %s \"%s\": %s", src, opt, path, STRERRNO);
     return -1;
   }
   return 0;
@@ -321,8 +318,8 @@ int config_parse_source(const oconfig_item_t *ci, source_conf_t *c) {
 
   if (ci->values_num != 1 || ci->values[0].type != OCONFIG_TYPE_STRING ||
       ci->values[0].value.string[0] == 0) {
-    ERROR(LOG_PREFIX "<%s> needs exactly one name, e.g. <%s \"main\">",
-          ci->key, ci->key);
+    ERROR(LOG_PREFIX "<%s> needs exactly one name, e.g. <%s \"main\">", ci->key,
+          ci->key);
     return -1;
   }
   if (cf_util_get_string(ci, &c->name) != 0)
@@ -401,8 +398,7 @@ int config_parse_source(const oconfig_item_t *ci, source_conf_t *c) {
   }
   if (status == 0 && token_file != NULL) {
     if (c->token != NULL) {
-      ERROR(LOG_PREFIX "source \"%s\": set Token or TokenFile, not both",
-            src);
+      ERROR(LOG_PREFIX "source \"%s\": set Token or TokenFile, not both", src);
       status = -1;
     } else {
       status = read_token_file(src, token_file, &c->token);

@@ -43,13 +43,13 @@ typedef struct {
 
 typedef struct container_s {
   /* From the list. */
-  char *id;       /* full id, never NULL once parsed */
-  char *name;     /* first of Names, without the leading '/', never NULL */
-  char *image;    /* "Image", "" when absent */
-  char *label;    /* value of the configured TypeInstance label, or NULL */
-  char *node;     /* Portainer.Agent.NodeName, or NULL */
+  char *id;    /* full id, never NULL once parsed */
+  char *name;  /* first of Names, without the leading '/', never NULL */
+  char *image; /* "Image", "" when absent */
+  char *label; /* value of the configured TypeInstance label, or NULL */
+  char *node;  /* Portainer.Agent.NodeName, or NULL */
   container_state_t state;
-  char *status;   /* raw Status string, "" when absent */
+  char *status;           /* raw Status string, "" when absent */
   bool list_health_known; /* list told health (Status suffix or Health) */
   container_health_t list_health;
   int64_t list_failing_streak; /* API >= 1.52 Health.FailingStreak, or -1 */
@@ -59,8 +59,8 @@ typedef struct container_s {
   int64_t restart_count;
   int64_t exit_code;
   bool oom_killed;
-  int64_t started_at;  /* unix seconds, 0 when never started or unknown */
-  int64_t finished_at; /* unix seconds, 0 when never finished or unknown */
+  int64_t started_at;   /* unix seconds, 0 when never started or unknown */
+  int64_t finished_at;  /* unix seconds, 0 when never finished or unknown */
   bool has_healthcheck; /* State.Health present */
   container_health_t inspect_health;
   int64_t failing_streak;

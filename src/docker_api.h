@@ -15,9 +15,11 @@
 #include <stdint.h>
 
 #define DOCKER_PATH_LIST "/containers/json?all=1"
-/* Builds "/containers/<id>/json" into buf; -1 if the id is not [0-9a-zA-Z_.-]+ */
+/* Builds "/containers/<id>/json" into buf; -1 if the id is not [0-9a-zA-Z_.-]+
+ */
 int docker_path_inspect(char *buf, size_t size, const char *id);
-/* Builds "/events?since=..&until=..&filters={"type":["container"]}" (URL-encoded) */
+/* Builds "/events?since=..&until=..&filters={"type":["container"]}"
+ * (URL-encoded) */
 int docker_path_events(char *buf, size_t size, int64_t since, int64_t until);
 
 /* GET /containers/json: one callback per well-formed item (an item without a

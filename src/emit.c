@@ -90,8 +90,7 @@ static void emit_env(emitter_t *em, const source_t *s, const inv_env_t *e,
   /* Self: is this Docker host answering? */
   sstrncpy(em->vl.host, e->name, sizeof(em->vl.host));
   sstrncpy(em->vl.plugin, "portainer", sizeof(em->vl.plugin));
-  sstrncpy(em->vl.plugin_instance, conf->name,
-           sizeof(em->vl.plugin_instance));
+  sstrncpy(em->vl.plugin_instance, conf->name, sizeof(em->vl.plugin_instance));
   gauge(em, "up", "environment", e->up ? 1.0 : 0.0);
   if (!e->up)
     return; /* no container values: nothing fresh to tell */
@@ -109,8 +108,7 @@ static void emit_env(emitter_t *em, const source_t *s, const inv_env_t *e,
   free(ids);
 }
 
-size_t emit_source(const source_t *s, const char *hostname,
-                   cdtime_t interval) {
+size_t emit_source(const source_t *s, const char *hostname, cdtime_t interval) {
   emitter_t em = {.vl = VALUE_LIST_INIT};
   const source_conf_t *conf = source_conf(s);
   const source_stats_t *st = source_stats(s);

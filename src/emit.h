@@ -17,7 +17,6 @@
 /* Dispatches every value of the source's last poll.  hostname is collectd's
  * (host of the source-level self metrics); interval that of the source's
  * read callback.  Returns the number of value lists dispatched. */
-size_t emit_source(const source_t *s, const char *hostname,
-                   cdtime_t interval);
+size_t emit_source(const source_t *s, const char *hostname, cdtime_t interval);
 
 #endif

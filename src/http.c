@@ -54,6 +54,7 @@ struct http_req_s {
   CURL *easy;
   long status;
   int64_t total_count;
+  int64_t date; /* Date header, unix seconds; 0 when absent */
   size_t received; /* body bytes of the current response */
   char *errbody;   /* HTTP_ERROR_BODY_MAX + 1 bytes, allocated on demand */
   size_t errbody_len;
@@ -176,6 +177,7 @@ static size_t on_header(char *buf, size_t size, size_t nitems, void *ud) {
       /* A new response (after a 100 Continue, say): forget the last one. */
       r->status = st;
       r->total_count = -1;
+      r->date = 0;
       r->received = 0;
       r->errbody_len = 0;
       if (r->errbody)
@@ -183,6 +185,12 @@ static size_t on_header(char *buf, size_t size, size_t nitems, void *ud) {
     }
   } else if (len > tclen && strncasecmp(buf, tc, tclen) == 0) {
     r->total_count = parse_count(buf + tclen, len - tclen);
+  } else if (len > 5 && len < 128 && strncasecmp(buf, "Date:", 5) == 0) {
+    char date[128];
+    memcpy(date, buf + 5, len - 5);
+    date[len - 5] = '\0';
+    time_t t = curl_getdate(date, NULL);
+    r->date = t > 0 ? (int64_t)t : 0;
   }
   return len;
 }
@@ -247,6 +255,7 @@ static void req_finish(http_req_t *r, http_error_t err, const char *msg) {
   res.error = err;
   res.status = r->status;
   res.total_count = r->total_count;
+  res.date = r->date;
   if (msg != NULL)
     snprintf(res.message, sizeof(res.message), "%s", msg);
   if (r->status != 0 && !status_is_2xx(r->status)) {

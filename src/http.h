@@ -17,13 +17,13 @@
 #include <stdint.h>
 
 typedef enum {
-  HTTP_OK = 0,       /* a response arrived; see status */
-  HTTP_ERR_CONNECT,  /* refused, unreachable, socket missing */
-  HTTP_ERR_RESOLVE,  /* host name not resolved */
-  HTTP_ERR_TIMEOUT,  /* request Timeout, or the poll's deadline */
-  HTTP_ERR_TLS,      /* certificate or handshake failure */
-  HTTP_ERR_TOO_LARGE,/* body exceeded max_response_size */
-  HTTP_ERR_ABORTED,  /* the body callback refused the data */
+  HTTP_OK = 0,        /* a response arrived; see status */
+  HTTP_ERR_CONNECT,   /* refused, unreachable, socket missing */
+  HTTP_ERR_RESOLVE,   /* host name not resolved */
+  HTTP_ERR_TIMEOUT,   /* request Timeout, or the poll's deadline */
+  HTTP_ERR_TLS,       /* certificate or handshake failure */
+  HTTP_ERR_TOO_LARGE, /* body exceeded max_response_size */
+  HTTP_ERR_ABORTED,   /* the body callback refused the data */
   HTTP_ERR_OTHER,
 } http_error_t;
 
@@ -36,6 +36,8 @@ typedef struct {
   http_error_t error;
   long status;         /* HTTP status; 0 when no response arrived */
   int64_t total_count; /* X-Total-Count header, -1 when absent/invalid */
+  int64_t date;        /* Date header (the server's clock), unix seconds;
+                          0 when absent/invalid */
   char message[256];   /* transport error text, "" when none */
   /* For status >= 300: the first HTTP_ERROR_BODY_MAX bytes of the body,
    * NUL-terminated; NULL otherwise.  Valid during the callback only. */

@@ -59,8 +59,8 @@ static int append_sanitized(char *dst, size_t *pos, size_t cap,
     size_t len = utf8_seq_len(s + i, n - i);
     const char *out = (const char *)s + i;
     size_t out_len = len;
-    if (len == 0 || (len == 1 && (s[i] < 0x20 || s[i] == 0x7f ||
-                                  s[i] == '"' || s[i] == '\\'))) {
+    if (len == 0 || (len == 1 && (s[i] < 0x20 || s[i] == 0x7f || s[i] == '"' ||
+                                  s[i] == '\\'))) {
       out = "_";
       out_len = 1;
       len = 1;

@@ -166,9 +166,8 @@ static int duration_bounds(const char *d, int64_t *lo, int64_t *hi) {
     const char *unit;
     int64_t seconds;
   } units[] = {
-      {"second", 1},           {"minute", 60},
-      {"hour", 3600},          {"day", 86400},
-      {"week", 7 * 86400},     {"month", 30 * 86400},
+      {"second", 1},         {"minute", 60},      {"hour", 3600},
+      {"day", 86400},        {"week", 7 * 86400}, {"month", 30 * 86400},
       {"year", 365 * 86400},
   };
   if (strncmp(d, "Less than a second", 18) == 0) {
@@ -238,8 +237,7 @@ static bool looks_restarted(const container_t *old, const container_t *c,
   return false;
 }
 
-static bool status_class_changed(const container_t *old,
-                                 const container_t *c) {
+static bool status_class_changed(const container_t *old, const container_t *c) {
   container_status_t a, b;
   if (old->state != c->state)
     return true;

@@ -17,13 +17,19 @@
 #include <stdint.h>
 
 typedef struct {
-  int64_t id;   /* environment id; 0 for a Docker source */
-  char *name;   /* host field of its values */
-  int type;     /* Portainer environment type; 0 for a Docker source */
-  bool listed;  /* present in the latest environment list */
-  bool up;      /* its containers were listed in the latest poll */
-  int64_t polls;     /* successful lists so far */
+  int64_t id;           /* environment id; 0 for a Docker source */
+  char *name;           /* host field of its values */
+  int type;             /* Portainer environment type; 0 for a Docker source */
+  bool listed;          /* present in the latest environment list */
+  bool up;              /* its containers were listed in the latest poll */
+  int64_t polls;        /* successful lists so far */
   int64_t events_until; /* daemon clock (s) the last events window ended */
+
+  /* This poll: the list is in and waits for its events requests. */
+  int events_pending;
+  bool events_failed;
+  bool poll_full;
+  int64_t list_date; /* Date of the list response (daemon clock) */
 
   container_t **cs; /* current containers, sorted by id */
   size_t cs_num;

@@ -32,9 +32,9 @@
 #define JS_PATH_MAX 8
 
 /* Open hook results. */
-#define JS_ABORT 0   /* fail the document (set an error with js_fail first) */
+#define JS_ABORT   0 /* fail the document (set an error with js_fail first) */
 #define JS_DESCEND 1 /* deliver the container's contents */
-#define JS_SKIP 2    /* skip the container and everything inside it */
+#define JS_SKIP    2 /* skip the container and everything inside it */
 
 /* What the top-level value must be. */
 typedef enum {
@@ -76,13 +76,13 @@ struct json_stream_s {
   yajl_handle yh;
   const json_stream_ops_t *ops;
   int depth;
-  int skip;                       /* depth of the container being skipped */
-  int path_key[JS_PATH_MAX];      /* key id of the current member per level */
-  bool path_map[JS_PATH_MAX];     /* the container at that level is a map */
-  bool seen_data;                 /* a non-blank byte was fed */
-  bool finished;                  /* json_stream_finish ran */
-  bool failed;                    /* error[] holds the first error */
-  uint64_t offset;                /* bytes fed before the current chunk */
+  int skip;                   /* depth of the container being skipped */
+  int path_key[JS_PATH_MAX];  /* key id of the current member per level */
+  bool path_map[JS_PATH_MAX]; /* the container at that level is a map */
+  bool seen_data;             /* a non-blank byte was fed */
+  bool finished;              /* json_stream_finish ran */
+  bool failed;                /* error[] holds the first error */
+  uint64_t offset;            /* bytes fed before the current chunk */
   char error[128];
 };
 
@@ -97,8 +97,6 @@ void js_fail(json_stream_t *js, const char *fmt, ...)
 /* The key id of the member being read in the container at depth d, 0 when
  * unknown, d out of range, or that container is an array. */
 int js_key_at(const json_stream_t *js, int d);
-/* The container at depth d is a map. */
-bool js_is_map_at(const json_stream_t *js, int d);
 
 /* Length of s cut to at most max bytes without splitting a UTF-8 sequence. */
 size_t js_utf8_cut(const char *s, size_t len, size_t max);

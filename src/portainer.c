@@ -137,8 +137,7 @@ static int portainer_init(void) {
     conf.kind = SOURCE_DOCKER;
     conf.name = strdup("local");
     conf.socket = strdup("/var/run/docker.sock");
-    if (conf.name == NULL || conf.socket == NULL ||
-        add_pending(&conf) != 0) {
+    if (conf.name == NULL || conf.socket == NULL || add_pending(&conf) != 0) {
       source_conf_free(&conf);
       return -1;
     }

@@ -10,15 +10,15 @@
 #include <stdint.h>
 
 /* Environment (endpoint) types that speak the Docker API. */
-#define PT_ENV_DOCKER 1
+#define PT_ENV_DOCKER       1
 #define PT_ENV_AGENT_DOCKER 2
-#define PT_ENV_EDGE_DOCKER 4
+#define PT_ENV_EDGE_DOCKER  4
 
 typedef struct {
   int64_t id;
-  char *name;      /* never NULL once handed out */
-  int type;        /* 0 when absent */
-  int status;      /* 1 up, 2 down (CE); 0 when absent */
+  char *name; /* never NULL once handed out */
+  int type;   /* 0 when absent */
+  int status; /* 1 up, 2 down (CE); 0 when absent */
   int64_t group_id;
   int64_t *tag_ids;
   size_t tag_ids_num;

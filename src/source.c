@@ -23,7 +23,7 @@
 #include <string.h>
 #include <time.h>
 
-#define URL_MAX 2048
+#define URL_MAX   2048
 #define MAX_PAGES 10000 /* bounded page loop: 10000 pages of environments */
 
 struct source_s {
@@ -53,16 +53,22 @@ struct source_s {
   int64_t pages_queued;
 };
 
-typedef enum { REQ_AUTH, REQ_PAGE, REQ_LIST, REQ_INSPECT } req_kind_t;
+typedef enum {
+  REQ_AUTH,
+  REQ_PAGE,
+  REQ_LIST,
+  REQ_EVENTS,
+  REQ_INSPECT
+} req_kind_t;
 
 typedef struct {
   source_t *s;
   req_kind_t kind;
-  inv_env_t *env;   /* REQ_LIST, REQ_INSPECT */
-  container_t *c;   /* REQ_INSPECT */
+  inv_env_t *env; /* REQ_LIST, REQ_INSPECT */
+  container_t *c; /* REQ_INSPECT */
   json_stream_t *js;
-  int64_t start;    /* REQ_PAGE: 1-based offset */
-  size_t items;     /* REQ_PAGE: environments parsed */
+  int64_t start;       /* REQ_PAGE: 1-based offset */
+  size_t items;        /* REQ_PAGE: environments parsed; REQ_EVENTS: events */
   pt_endpoint_t **eps; /* REQ_PAGE: kept environments, listed when done */
   size_t eps_num, eps_cap;
   char *buf; /* REQ_AUTH: response body */
@@ -70,8 +76,8 @@ typedef struct {
 } req_t;
 
 static const char *err_kind_names[ERR_KINDS_NUM] = {
-    "connect",   "resolve", "timeout",   "tls",       "too_large", "parse",
-    "auth",      "not_found", "http_4xx", "http_5xx", "other"};
+    "connect", "resolve",   "timeout",  "tls",      "too_large", "parse",
+    "auth",    "not_found", "http_4xx", "http_5xx", "other"};
 
 const char *source_err_kind_name(source_err_kind_t k) {
   return (k >= 0 && k < ERR_KINDS_NUM) ? err_kind_names[k] : "other";
@@ -131,8 +137,8 @@ void source_conf_free(source_conf_t *c) {
 
 /* --- logging and errors --------------------------------------------------- */
 
-__attribute__((format(printf, 3, 4))) static void
-slog(source_t *s, int level, const char *fmt, ...) {
+__attribute__((format(printf, 3, 4))) static void slog(source_t *s, int level,
+                                                       const char *fmt, ...) {
   char msg[1024];
   va_list ap;
   if (s->log == NULL)
@@ -190,8 +196,7 @@ static void describe(const http_result_t *res, json_stream_t *js, char *buf,
     else if (res->body_len == 0)
       snprintf(buf, size, "HTTP %ld (empty body)", res->status);
     else
-      snprintf(buf, size, "HTTP %ld (not an API error document)",
-               res->status);
+      snprintf(buf, size, "HTTP %ld (not an API error document)", res->status);
   } else if (js != NULL && json_stream_error(js)[0] != 0) {
     snprintf(buf, size, "invalid JSON: %s", json_stream_error(js));
   } else {
@@ -277,8 +282,8 @@ static void set_auth_header(source_t *s) {
   if (s->conf.kind != SOURCE_PORTAINER)
     return;
   if (s->jwt != NULL)
-    snprintf(s->auth_header, sizeof(s->auth_header),
-             "Authorization: Bearer %s", s->jwt);
+    snprintf(s->auth_header, sizeof(s->auth_header), "Authorization: Bearer %s",
+             s->jwt);
   else if (s->conf.token != NULL)
     snprintf(s->auth_header, sizeof(s->auth_header), "X-API-Key: %s",
              s->conf.token);
@@ -391,11 +396,112 @@ static void on_container(void *ud, container_t *c) {
   inv_env_list_add(r->env, c);
 }
 
+/* The list (and its events, if any) are in: commit, then inspect what
+ * needs it. */
+static void list_complete(source_t *s, inv_env_t *e) {
+  char what[512];
+  bool full = e->poll_full || e->events_failed;
+  inv_env_list_commit(e, full, s->now);
+  if (e->list_date > 0)
+    e->events_until = e->list_date;
+  env_what(s, e, what, sizeof(what));
+  recovered(s, e->fault, what);
+  for (size_t i = 0; i < e->cs_num; i++)
+    if (e->needs_inspect == NULL || e->needs_inspect[i])
+      queue_inspect(s, e, e->cs[i]);
+}
+
+/* Docker's daemon keeps its last 256 events for "since" queries: a window
+ * with this many may have lost some, so everything is re-inspected. */
+#define EVENTS_TRUSTED_MAX 200
+
+static void on_event(void *ud, const docker_event_t *ev) {
+  req_t *r = ud;
+  r->items++;
+  if (ev->id == NULL || ev->action == NULL)
+    return;
+  /* Health checks run as execs: their events change nothing reported. */
+  if (strncmp(ev->action, "exec_", 5) == 0)
+    return;
+  if (inv_env_mark_dirty(r->env, ev->id) != 0)
+    r->env->events_failed = true;
+}
+
+static void on_events_done(void *ud, const http_result_t *res) {
+  req_t *r = ud;
+  source_t *s = r->s;
+  inv_env_t *e = r->env;
+  if (res->error != HTTP_OK || res->status != 200 ||
+      json_stream_finish(r->js) != 0) {
+    /* Not fatal: the environment answered its list; inspect everything. */
+    request_failed(s, r, res);
+    e->events_failed = true;
+  } else if (r->items >= EVENTS_TRUSTED_MAX) {
+    e->events_failed = true;
+  }
+  if (--e->events_pending == 0)
+    list_complete(s, e);
+  req_free(r);
+}
+
+static int queue_events(source_t *s, inv_env_t *e, const char *node) {
+  char path[512], url[URL_MAX], target[384];
+  /* One second of overlap with the last window: events are cheap. */
+  if (docker_path_events(path, sizeof(path), e->events_until - 1,
+                         e->list_date) != 0)
+    return -1;
+  req_t *r = calloc(1, sizeof(*r));
+  if (r == NULL)
+    return -1;
+  *r = (req_t){.s = s, .kind = REQ_EVENTS, .env = e};
+  r->js = docker_events_parser_new(on_event, r);
+  if (r->js == NULL) {
+    req_free(r);
+    return -1;
+  }
+  docker_url(s, e, path, url, sizeof(url));
+  const char *extra = NULL;
+  if (node != NULL) {
+    snprintf(target, sizeof(target), "X-PortainerAgent-Target: %.300s", node);
+    extra = target;
+  }
+  e->events_pending++;
+  if (queue(s, r, "GET", url, extra, NULL, on_events_done) != 0) {
+    e->events_pending--;
+    return -1;
+  }
+  return 0;
+}
+
+static bool node_ok(const char *node) {
+  return node != NULL && node[0] != 0 && strcspn(node, "\r\n") == strlen(node);
+}
+
+/* Asks each Docker host behind the environment (each Swarm node of an agent
+ * environment) what happened since the last poll.  Returns false when no
+ * events request could be queued (the caller then inspects everything). */
+static bool queue_events_all(source_t *s, inv_env_t *e) {
+  bool any_node = false;
+  for (size_t i = 0; i < e->next_num; i++) {
+    const char *node = e->next[i]->node;
+    if (!node_ok(node))
+      continue;
+    any_node = true;
+    bool seen = false;
+    for (size_t j = 0; j < i && !seen; j++)
+      seen = e->next[j]->node != NULL && strcmp(e->next[j]->node, node) == 0;
+    if (!seen && queue_events(s, e, node) != 0)
+      return false;
+  }
+  if (!any_node && queue_events(s, e, NULL) != 0)
+    return false;
+  return true;
+}
+
 static void on_list_done(void *ud, const http_result_t *res) {
   req_t *r = ud;
   source_t *s = r->s;
   inv_env_t *e = r->env;
-  char what[512];
 
   if (res->error != HTTP_OK || res->status != 200 ||
       json_stream_finish(r->js) != 0) {
@@ -407,19 +513,25 @@ static void on_list_done(void *ud, const http_result_t *res) {
   if (s->conf.kind == SOURCE_DOCKER)
     s->api_answered = true;
 
-  bool was_up = e->up;
-  unsigned every = s->conf.full_inspect_every > 0
-                       ? (unsigned)s->conf.full_inspect_every
-                       : 1;
-  bool full = !was_up || (e->polls % every) == 0;
-  inv_env_list_commit(e, full, s->now);
-  env_what(s, e, what, sizeof(what));
-  recovered(s, e->fault, what);
-
-  for (size_t i = 0; i < e->cs_num; i++)
-    if (e->needs_inspect == NULL || e->needs_inspect[i])
-      queue_inspect(s, e, e->cs[i]);
+  unsigned every =
+      s->conf.full_inspect_every > 0 ? (unsigned)s->conf.full_inspect_every : 1;
+  /* Everything is inspected on the first poll, after an outage, every
+   * FullInspectEvery polls, and when the daemon's clock is unknown. */
+  e->poll_full = !e->up || (e->polls % every) == 0 || e->events_until <= 0 ||
+                 res->date <= 0;
+  e->events_failed = false;
+  e->events_pending = 0;
+  e->list_date = res->date;
   req_free(r);
+
+  if (!e->poll_full && e->list_date >= e->events_until) {
+    if (queue_events_all(s, e) && e->events_pending > 0)
+      return; /* list_complete() runs when the last events answer */
+    e->events_failed = true;
+    if (e->events_pending > 0)
+      return;
+  }
+  list_complete(s, e);
 }
 
 static void queue_list(source_t *s, inv_env_t *e) {
@@ -444,7 +556,8 @@ static void queue_list(source_t *s, inv_env_t *e) {
     inv_env_list_abort(e);
 }
 
-/* --- environments (Portainer) ---------------------------------------------- */
+/* --- environments (Portainer) ----------------------------------------------
+ */
 
 static bool skipped_logged(source_t *s, int64_t id) {
   for (size_t i = 0; i < s->skipped_num; i++)
@@ -468,9 +581,8 @@ static bool keep_env(source_t *s, const pt_endpoint_t *ep) {
            conf->name, ep->name, ep->id, ep->type);
     return false;
   }
-  if (conf->shard_count > 1 &&
-      (uint64_t)ep->id % (uint64_t)conf->shard_count !=
-          (uint64_t)(conf->shard_index - 1))
+  if (conf->shard_count > 1 && (uint64_t)ep->id % (uint64_t)conf->shard_count !=
+                                   (uint64_t)(conf->shard_index - 1))
     return false;
   return keep_name(&conf->env_include, &conf->env_exclude, ep->name);
 }
@@ -626,8 +738,8 @@ static void queue_auth(source_t *s) {
     return;
   }
   snprintf(url, sizeof(url), "%s/api/auth", s->conf.url);
-  if (http_request(s->http, "POST", url, NULL, body, on_auth_body,
-                   on_auth_done, r) != 0) {
+  if (http_request(s->http, "POST", url, NULL, body, on_auth_body, on_auth_done,
+                   r) != 0) {
     s->pages_ok = false;
     req_free(r);
   } else {
@@ -732,8 +844,7 @@ int source_poll(source_t *s) {
   if (s->conf.kind == SOURCE_PORTAINER && s->pages_ok && s->api_answered)
     inventory_prune_unlisted(s->inv);
 
-  bool up = s->api_answered &&
-            (s->conf.kind == SOURCE_DOCKER || s->pages_ok);
+  bool up = s->api_answered && (s->conf.kind == SOURCE_DOCKER || s->pages_ok);
   s->stats.up = up;
   s->stats.poll_seconds = (double)(http_now_ms() - start_ms) / 1000.0;
   s->polls++;

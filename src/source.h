@@ -47,12 +47,12 @@ typedef enum {
 const char *source_err_kind_name(source_err_kind_t k);
 
 typedef struct {
-  bool up;                /* the API answered this poll */
-  int64_t last_success;   /* unix seconds of the last poll with up, or 0 */
-  double poll_seconds;    /* wall time of the last poll */
-  uint64_t requests;      /* requests sent, since start */
+  bool up;              /* the API answered this poll */
+  int64_t last_success; /* unix seconds of the last poll with up, or 0 */
+  double poll_seconds;  /* wall time of the last poll */
+  uint64_t requests;    /* requests sent, since start */
   uint64_t errors[ERR_KINDS_NUM]; /* since start */
-  uint64_t inspects;      /* inspects sent, since start */
+  uint64_t inspects;              /* inspects sent, since start */
 } source_stats_t;
 
 typedef struct source_s source_t;

@@ -33,10 +33,10 @@ enum {
   COLLECT_ALL = (1 << 7) - 1,
 };
 
-#define SOURCE_DEFAULT_TIMEOUT_MS 5000
-#define SOURCE_DEFAULT_MAX_RESPONSE (64 * 1024 * 1024)
-#define SOURCE_DEFAULT_MAX_IN_FLIGHT 16
-#define SOURCE_DEFAULT_PAGE_SIZE 100
+#define SOURCE_DEFAULT_TIMEOUT_MS         5000
+#define SOURCE_DEFAULT_MAX_RESPONSE       (64 * 1024 * 1024)
+#define SOURCE_DEFAULT_MAX_IN_FLIGHT      16
+#define SOURCE_DEFAULT_PAGE_SIZE          100
 #define SOURCE_DEFAULT_FULL_INSPECT_EVERY 10
 
 typedef struct {
@@ -81,7 +81,7 @@ typedef struct {
   int shard_count;
 
   type_instance_mode_t ti_mode;
-  char *ti_label; /* TYPE_INSTANCE_LABEL: the label key */
+  char *ti_label;   /* TYPE_INSTANCE_LABEL: the label key */
   unsigned collect; /* COLLECT_* bits */
 } source_conf_t;
 

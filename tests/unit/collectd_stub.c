@@ -45,8 +45,7 @@ int plugin_dispatch_values(value_list_t const *vl) {
   stub_value_t *v = &stub_values[stub_values_num++];
   sstrncpy(v->host, vl->host, sizeof(v->host));
   sstrncpy(v->plugin, vl->plugin, sizeof(v->plugin));
-  sstrncpy(v->plugin_instance, vl->plugin_instance,
-           sizeof(v->plugin_instance));
+  sstrncpy(v->plugin_instance, vl->plugin_instance, sizeof(v->plugin_instance));
   sstrncpy(v->type, vl->type, sizeof(v->type));
   sstrncpy(v->type_instance, vl->type_instance, sizeof(v->type_instance));
   unslash(v->host);
@@ -97,8 +96,9 @@ cdtime_t cdtime(void) {
 /* Configuration helpers, with collectd's semantics and messages. */
 int cf_util_get_string(const oconfig_item_t *ci, char **ret_string) {
   if (ci->values_num != 1 || ci->values[0].type != OCONFIG_TYPE_STRING) {
-    plugin_log(LOG_ERR, "cf_util_get_string: The %s option requires exactly "
-                        "one string argument.",
+    plugin_log(LOG_ERR,
+               "cf_util_get_string: The %s option requires exactly "
+               "one string argument.",
                ci->key);
     return -1;
   }
@@ -112,8 +112,9 @@ int cf_util_get_string(const oconfig_item_t *ci, char **ret_string) {
 
 int cf_util_get_int(const oconfig_item_t *ci, int *ret_value) {
   if (ci->values_num != 1 || ci->values[0].type != OCONFIG_TYPE_NUMBER) {
-    plugin_log(LOG_ERR, "cf_util_get_int: The %s option requires exactly "
-                        "one numeric argument.",
+    plugin_log(LOG_ERR,
+               "cf_util_get_int: The %s option requires exactly "
+               "one numeric argument.",
                ci->key);
     return -1;
   }
@@ -123,8 +124,9 @@ int cf_util_get_int(const oconfig_item_t *ci, int *ret_value) {
 
 int cf_util_get_double(const oconfig_item_t *ci, double *ret_value) {
   if (ci->values_num != 1 || ci->values[0].type != OCONFIG_TYPE_NUMBER) {
-    plugin_log(LOG_ERR, "cf_util_get_double: The %s option requires exactly "
-                        "one numeric argument.",
+    plugin_log(LOG_ERR,
+               "cf_util_get_double: The %s option requires exactly "
+               "one numeric argument.",
                ci->key);
     return -1;
   }
@@ -135,8 +137,9 @@ int cf_util_get_double(const oconfig_item_t *ci, double *ret_value) {
 int cf_util_get_boolean(const oconfig_item_t *ci, bool *ret_bool) {
   if (ci->values_num != 1 || (ci->values[0].type != OCONFIG_TYPE_BOOLEAN &&
                               ci->values[0].type != OCONFIG_TYPE_STRING)) {
-    plugin_log(LOG_ERR, "cf_util_get_boolean: The %s option requires "
-                        "exactly one boolean argument.",
+    plugin_log(LOG_ERR,
+               "cf_util_get_boolean: The %s option requires "
+               "exactly one boolean argument.",
                ci->key);
     return -1;
   }
@@ -155,8 +158,9 @@ int cf_util_get_boolean(const oconfig_item_t *ci, bool *ret_bool) {
     *ret_bool = false;
     return 0;
   }
-  plugin_log(LOG_ERR, "cf_util_get_boolean: Cannot parse string value `%s' "
-                      "of the `%s' option as a boolean value.",
+  plugin_log(LOG_ERR,
+             "cf_util_get_boolean: Cannot parse string value `%s' "
+             "of the `%s' option as a boolean value.",
              s, ci->key);
   return -1;
 }

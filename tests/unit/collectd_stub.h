@@ -11,7 +11,7 @@
 #include <stddef.h>
 
 #define STUB_MAX_VALUES 4096
-#define STUB_MAX_LOGS 256
+#define STUB_MAX_LOGS   256
 
 typedef struct {
   char host[DATA_MAX_NAME_LEN];

@@ -15,7 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define SECRET "ptr_s3cr3tTOKENvalue"
+#define SECRET   "ptr_s3cr3tTOKENvalue"
 #define PASSWORD "hunter2-pass"
 
 /* --- building configuration trees ------------------------------------ */
@@ -193,9 +193,9 @@ static void test_token_file(void **state) {
   char path[] = "/tmp/portainer-token-XXXXXX";
   int fd = mkstemp(path);
   assert_true(fd >= 0);
-  assert_int_equal(write(fd, "  " SECRET "  \nsecond line\n",
-                         strlen(SECRET) + 17),
-                   (ssize_t)strlen(SECRET) + 17);
+  assert_int_equal(
+      write(fd, "  " SECRET "  \nsecond line\n", strlen(SECRET) + 17),
+      (ssize_t)strlen(SECRET) + 17);
   close(fd);
 
   chmod(path, 0600);
@@ -247,7 +247,9 @@ static void expect_error(const char *kind, builder_t build,
   assert_true(stub_logs_matching("source \"bad\" not started") == 1);
 }
 
-static void b_no_url(oconfig_item_t *ci) { opt_s(ci, "Token", SECRET); }
+static void b_no_url(oconfig_item_t *ci) {
+  opt_s(ci, "Token", SECRET);
+}
 static void b_no_creds(oconfig_item_t *ci) {
   opt_s(ci, "URL", "http://127.0.0.1:1");
 }
@@ -324,8 +326,12 @@ static void b_token_and_file(oconfig_item_t *ci) {
   opt_s(ci, "Token", SECRET);
   opt_s(ci, "TokenFile", "/etc/hostname");
 }
-static void b_docker_token(oconfig_item_t *ci) { opt_s(ci, "Token", SECRET); }
-static void b_docker_shard(oconfig_item_t *ci) { opt_s(ci, "Shard", "1/2"); }
+static void b_docker_token(oconfig_item_t *ci) {
+  opt_s(ci, "Token", SECRET);
+}
+static void b_docker_shard(oconfig_item_t *ci) {
+  opt_s(ci, "Shard", "1/2");
+}
 static void b_docker_both(oconfig_item_t *ci) {
   opt_s(ci, "Socket", "/run/docker.sock");
   opt_s(ci, "URL", "http://127.0.0.1:2375");

@@ -66,15 +66,15 @@ static void test_every_state(void **state) {
   container_t *run = add(e, "01", "run", CSTATE_RUNNING, "Up 5 minutes");
   run->started_at = now - 300;
   run->restart_count = 2;
-  container_t *hl = add(e, "02", "healthy", CSTATE_RUNNING,
-                        "Up 1 minute (healthy)");
+  container_t *hl =
+      add(e, "02", "healthy", CSTATE_RUNNING, "Up 1 minute (healthy)");
   hl->list_health_known = true;
   hl->list_health = CHEALTH_HEALTHY;
   hl->has_healthcheck = true;
   hl->inspect_health = CHEALTH_HEALTHY;
   hl->started_at = now - 60;
-  container_t *uh = add(e, "03", "unhealthy", CSTATE_RUNNING,
-                        "Up 1 minute (unhealthy)");
+  container_t *uh =
+      add(e, "03", "unhealthy", CSTATE_RUNNING, "Up 1 minute (unhealthy)");
   uh->list_health_known = true;
   uh->list_health = CHEALTH_UNHEALTHY;
   uh->has_healthcheck = true;
@@ -83,11 +83,11 @@ static void test_every_state(void **state) {
   add(e, "04", "paused", CSTATE_PAUSED, "Up 1 minute (Paused)")->started_at =
       now - 60;
   add(e, "05", "created", CSTATE_CREATED, "Created");
-  container_t *ex = add(e, "06", "exited42", CSTATE_EXITED,
-                        "Exited (42) 6 seconds ago");
+  container_t *ex =
+      add(e, "06", "exited42", CSTATE_EXITED, "Exited (42) 6 seconds ago");
   ex->exit_code = 42;
-  container_t *oom = add(e, "07", "oom", CSTATE_EXITED,
-                         "Exited (137) 1 second ago");
+  container_t *oom =
+      add(e, "07", "oom", CSTATE_EXITED, "Exited (137) 1 second ago");
   oom->exit_code = 137;
   oom->oom_killed = true;
   container_t *rs = add(e, "08", "restarting", CSTATE_RESTARTING,
@@ -98,8 +98,8 @@ static void test_every_state(void **state) {
   add(e, "10", "removing", CSTATE_REMOVING, "Removal In Progress");
   add(e, "11", "weird", CSTATE_UNKNOWN, "");
   /* Not inspected (its inspect failed): only what the list says. */
-  container_t *ni = add(e, "12", "noinspect", CSTATE_EXITED,
-                        "Exited (9) 1 second ago");
+  container_t *ni =
+      add(e, "12", "noinspect", CSTATE_EXITED, "Exited (9) 1 second ago");
   inv_env_list_commit(e, false, now);
   ni->inspected = false;
   e->listed = true;
@@ -153,8 +153,8 @@ static void test_every_state(void **state) {
   assert_true(v != NULL && v->value.gauge == 12);
   v = stub_find("collector", "portainer", "main", "up", "api");
   assert_true(v != NULL && v->value.gauge == 1);
-  assert_non_null(stub_find("collector", "portainer", "main", "last_success",
-                            ""));
+  assert_non_null(
+      stub_find("collector", "portainer", "main", "last_success", ""));
   assert_non_null(
       stub_find("collector", "portainer", "main", "poll_duration", ""));
   assert_non_null(
@@ -184,8 +184,7 @@ static void test_down_env_sends_no_container_values(void **state) {
   assert_null(stub_find("edge", "portainer", "main", "containers", ""));
   v = stub_find("collector", "portainer", "main", "up", "api");
   assert_true(v != NULL && v->value.gauge == 0);
-  assert_null(
-      stub_find("collector", "portainer", "main", "last_success", ""));
+  assert_null(stub_find("collector", "portainer", "main", "last_success", ""));
   source_free(s);
 }
 

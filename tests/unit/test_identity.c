@@ -29,9 +29,11 @@ static bool clean_utf8(const char *s) {
   while (*p) {
     if (*p < 0x20 || *p == '"' || *p == '\\' || *p == 0x7f)
       return false;
-    int n = *p < 0x80 ? 1 : (*p & 0xE0) == 0xC0 ? 2 : (*p & 0xF0) == 0xE0 ? 3
-                                                  : (*p & 0xF8) == 0xF0 ? 4
-                                                                       : 0;
+    int n = *p < 0x80             ? 1
+            : (*p & 0xE0) == 0xC0 ? 2
+            : (*p & 0xF0) == 0xE0 ? 3
+            : (*p & 0xF8) == 0xF0 ? 4
+                                  : 0;
     if (n == 0)
       return false;
     for (int i = 1; i < n; i++)

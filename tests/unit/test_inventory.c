@@ -89,9 +89,9 @@ static void test_changes_need_inspect(void **state) {
 
   container_t *l2[] = {
       mk("run", CSTATE_RUNNING, "Up 10 minutes (unhealthy)"), /* health */
-      mk("ex", CSTATE_EXITED, "Exited (1) 4 seconds ago"), /* ran again */
+      mk("ex", CSTATE_EXITED, "Exited (1) 4 seconds ago"),    /* ran again */
       mk("rs", CSTATE_RESTARTING, "Restarting (3) 1 second ago"),
-      mk("ev", CSTATE_RUNNING, "Up 2 hours"),  /* named by an event */
+      mk("ev", CSTATE_RUNNING, "Up 2 hours"),    /* named by an event */
       mk("re", CSTATE_RUNNING, "Up 5 seconds")}; /* restarted */
   inv_env_list_begin(e);
   for (int i = 0; i < 5; i++)
@@ -155,13 +155,11 @@ static void test_uptime_bounds(void **state) {
   assert_int_equal(status_uptime_bounds("Up 8 seconds", &lo, &hi), 0);
   assert_int_equal(lo, 8);
   assert_int_equal(hi, 9);
-  assert_int_equal(status_uptime_bounds("Up Less than a second", &lo, &hi),
-                   0);
+  assert_int_equal(status_uptime_bounds("Up Less than a second", &lo, &hi), 0);
   assert_int_equal(hi, 1);
   assert_int_equal(status_uptime_bounds("Up About a minute", &lo, &hi), 0);
   assert_int_equal(lo, 60);
-  assert_int_equal(status_uptime_bounds("Up 3 minutes (healthy)", &lo, &hi),
-                   0);
+  assert_int_equal(status_uptime_bounds("Up 3 minutes (healthy)", &lo, &hi), 0);
   assert_int_equal(lo, 180);
   assert_int_equal(hi, 240);
   assert_int_equal(status_uptime_bounds("Up 5 hours", &lo, &hi), 0);
@@ -171,8 +169,7 @@ static void test_uptime_bounds(void **state) {
   assert_int_equal(status_uptime_bounds("Up 2 weeks", &lo, &hi), 0);
   assert_int_equal(status_uptime_bounds("Up 4 months", &lo, &hi), 0);
   assert_int_equal(status_uptime_bounds("Up 2 years", &lo, &hi), 0);
-  assert_int_equal(status_uptime_bounds("Exited (0) 3 days ago", &lo, &hi),
-                   -1);
+  assert_int_equal(status_uptime_bounds("Exited (0) 3 days ago", &lo, &hi), -1);
   assert_int_equal(status_uptime_bounds("Up", &lo, &hi), -1);
   assert_int_equal(status_uptime_bounds("Up -3 seconds", &lo, &hi), -1);
   assert_int_equal(status_uptime_bounds("Up 3 fortnights", &lo, &hi), -1);

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
+#include <time.h>
 #include <unistd.h>
 
 #define TOKEN "ptr_unit_test_secret"
@@ -32,15 +33,15 @@ static const char *LIST_LOCAL =
     "[{\"Id\":\"aaa1\",\"Names\":[\"/web\"],\"Image\":\"nginx:1.27\","
     "\"State\":\"running\",\"Status\":\"Up 3 weeks (healthy)\"},"
     "{\"Id\":\"bbb2\",\"Names\":[\"/job\"],\"Image\":\"bb\","
-    "\"State\":\"exited\",\"Status\":\"Exited (42) 3 minutes ago\"},"
+    "\"State\":\"exited\",\"Status\":\"Exited (42) 3 weeks ago\"},"
     "{\"Id\":\"ccc3\",\"Names\":[\"/gone\"],\"Image\":\"bb\","
     "\"State\":\"running\",\"Status\":\"Up 1 second\"}]";
 static const char *LIST_SWARM =
     "[{\"Id\":\"ddd4\",\"Names\":[\"/web\"],\"Image\":\"nginx\","
-    "\"State\":\"running\",\"Status\":\"Up 2 minutes\","
+    "\"State\":\"running\",\"Status\":\"Up 3 weeks\","
     "\"Portainer\":{\"Agent\":{\"NodeName\":\"node-a\"}}},"
     "{\"Id\":\"eee5\",\"Names\":[\"/web\"],\"Image\":\"nginx\","
-    "\"State\":\"running\",\"Status\":\"Up 2 minutes\","
+    "\"State\":\"running\",\"Status\":\"Up 3 weeks\","
     "\"Portainer\":{\"Agent\":{\"NodeName\":\"node-b\"}}}]";
 static const char *INSPECT_WEB =
     "{\"Id\":\"aaa1\",\"RestartCount\":3,\"State\":{\"Status\":\"running\","
@@ -81,25 +82,49 @@ static void no_secret_logged(void) {
   assert_int_equal(logs_matching("hunter2"), 0);
 }
 
+/* A Date header with the current time: the daemon's clock. */
+static const char *date_header(void) {
+  static char buf[128];
+  time_t now = time(NULL);
+  struct tm tm;
+  gmtime_r(&now, &tm);
+  strftime(buf, sizeof(buf), "Date: %a, %d %b %Y %H:%M:%S GMT\r\n", &tm);
+  return buf;
+}
+
+static const char *events_body = "";
+
 static void portainer_routes(mini_server_t *ms, int list_status) {
   ms_route_t r[] = {
+      {.path = "/api/endpoints/1/docker/events?",
+       .prefix = true,
+       .body = events_body},
+      {.path = "/api/endpoints/7/docker/events?", .prefix = true, .body = ""},
       {.path = "/api/endpoints?start=1&limit=1&excludeSnapshots=true",
-       .headers = "X-Total-Count: 3\r\n", .body = ENDPOINTS_P1},
+       .headers = "X-Total-Count: 3\r\n",
+       .body = ENDPOINTS_P1},
       {.path = "/api/endpoints?start=2&limit=1&excludeSnapshots=true",
-       .headers = "X-Total-Count: 3\r\n", .body = ENDPOINTS_P2},
+       .headers = "X-Total-Count: 3\r\n",
+       .body = ENDPOINTS_P2},
       {.path = "/api/endpoints?start=3&limit=1&excludeSnapshots=true",
-       .headers = "X-Total-Count: 3\r\n", .body = ENDPOINTS_P3},
+       .headers = "X-Total-Count: 3\r\n",
+       .body = ENDPOINTS_P3},
       {.path = "/api/endpoints/1/docker/containers/json?all=1",
-       .status = list_status, .body = list_status == 502 ? NULL : LIST_LOCAL},
+       .headers = date_header(),
+       .status = list_status,
+       .body = list_status == 502 ? NULL : LIST_LOCAL},
       {.path = "/api/endpoints/1/docker/containers/aaa1/json",
        .body = INSPECT_WEB},
       {.path = "/api/endpoints/1/docker/containers/bbb2/json",
        .body = INSPECT_JOB},
-      {.path = "/api/endpoints/1/docker/containers/ccc3/json", .status = 404,
+      {.path = "/api/endpoints/1/docker/containers/ccc3/json",
+       .status = 404,
        .body = GONE},
       {.path = "/api/endpoints/7/docker/containers/json?all=1",
+       .headers = date_header(),
        .body = LIST_SWARM},
-      {.path = "/api/endpoints/7/docker/containers/", .prefix = true,
+      {.path = "/api/endpoints/7/docker/containers/",
+       .prefix = true,
        .body = INSPECT_ANY},
   };
   assert_int_equal(ms_set_routes(ms, r, sizeof(r) / sizeof(r[0])), 0);
@@ -180,11 +205,46 @@ static void test_portainer_poll(void **state) {
   }
   assert_int_equal(targeted, 2);
 
-  /* Steady state: nothing changed, so no inspect at all. */
+  /* Steady state: nothing changed, so no inspect at all; one events
+   * request per Docker host (two Swarm nodes behind environment 7). */
+  sleep(1); /* a new second of the daemon's clock */
+  portainer_routes(ms, 200);
   ms_clear_requests(ms);
   assert_int_equal(source_poll(s), 0);
-  for (size_t i = 0; i < ms_request_count(ms); i++)
-    assert_null(strstr(ms_request(ms, i)->path, "containers/aaa1"));
+  size_t events = 0;
+  for (size_t i = 0; i < ms_request_count(ms); i++) {
+    const ms_request_t *r = ms_request(ms, i);
+    if (getenv("DEBUG_SOURCE"))
+      fprintf(stderr, "steady: %s\n", r->path);
+    /* (ccc3 is still listed but answers 404: asked again, quietly.) */
+    if (strstr(r->path, "/containers/ccc3/") == NULL &&
+        strstr(r->path, "/json?all=1") == NULL)
+      assert_null(strstr(r->path, "/containers/"));
+    if (strstr(r->path, "/events?since=") != NULL)
+      events++;
+  }
+  assert_int_equal(events, 3);
+  assert_int_equal(
+      ms_count_path(ms, NULL, "/api/endpoints/1/docker/containers/json?all=1"),
+      1);
+
+  /* An event names aaa1: only aaa1 is inspected again; exec events (health
+   * checks) change nothing. */
+  events_body = "{\"Type\":\"container\",\"Action\":\"exec_start: true\","
+                "\"Actor\":{\"ID\":\"bbb2\"},\"time\":1,\"timeNano\":1}"
+                "{\"Type\":\"container\",\"Action\":\"die\",\"Actor\":{\"ID\":"
+                "\"aaa1\"},\"time\":1,\"timeNano\":1}\n";
+  sleep(1);
+  portainer_routes(ms, 200);
+  ms_clear_requests(ms);
+  assert_int_equal(source_poll(s), 0);
+  assert_int_equal(
+      ms_count_path(ms, NULL, "/api/endpoints/1/docker/containers/aaa1/json"),
+      1);
+  assert_int_equal(
+      ms_count_path(ms, NULL, "/api/endpoints/1/docker/containers/bbb2/json"),
+      0);
+  events_body = "";
   assert_int_equal(logs_matching("kube"), 1); /* skipped: logged once */
   no_secret_logged();
   source_free(s);
@@ -227,9 +287,9 @@ static void test_jwt_login_and_relogin(void **state) {
   ms_route_t r[] = {
       {.method = "POST", .path = "/api/auth", .body = "{\"jwt\":\"JWT1\"}"},
       {.path = "/api/endpoints?start=1&limit=100&excludeSnapshots=true",
-       .headers = "X-Total-Count: 1\r\n", .body = ENDPOINTS_P1},
-      {.path = "/api/endpoints/1/docker/containers/json?all=1",
-       .body = "[]"},
+       .headers = "X-Total-Count: 1\r\n",
+       .body = ENDPOINTS_P1},
+      {.path = "/api/endpoints/1/docker/containers/json?all=1", .body = "[]"},
   };
   ms_set_routes(ms, r, 3);
   source_conf_t conf;
@@ -277,7 +337,9 @@ static void test_bad_credentials(void **state) {
   (void)state;
   logs_num = 0;
   mini_server_t *ms = ms_start(NULL);
-  ms_route_t r[] = {{.method = "POST", .path = "/api/auth", .status = 422,
+  ms_route_t r[] = {{.method = "POST",
+                     .path = "/api/auth",
+                     .status = 422,
                      .body = "{\"message\":\"Invalid credentials\","
                              "\"details\":\"Unauthorized\"}"}};
   ms_set_routes(ms, r, 1);
@@ -375,8 +437,8 @@ static void test_deadline_bounds_poll(void **state) {
   (void)state;
   logs_num = 0;
   mini_server_t *ms = ms_start(NULL);
-  ms_route_t r[] = {{.path = "/containers/json?all=1", .delay_ms = 3000,
-                     .body = "[]"}};
+  ms_route_t r[] = {
+      {.path = "/containers/json?all=1", .delay_ms = 3000, .body = "[]"}};
   ms_set_routes(ms, r, 1);
   source_conf_t conf;
   source_conf_init(&conf);
