@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Installs what the tests need (Debian packages) and runs every test:
+# the cmocka unit suites, then the end-to-end suite (real collectd, real
+# dockerd, Podman, the Portainer stand-in), with line and branch coverage of
+# src/ from both.  Exits non-zero on any failure.
+#
+#   sudo scripts/test.sh
+set -euo pipefail
+. "$(dirname "$0")/common.sh"
+
+BUILD="$TOP/build/test"
+need_root
+install_pkgs $BUILD_PKGS $RUN_PKGS $TEST_PKGS
+
+# A fresh coverage build each time: stale .gcda files would mix runs.
+rm -rf "$BUILD"
+build "$BUILD" --enable-coverage
+make -s -C "$BUILD" coverage-reset
+
+status=0
+
+say "unit tests (cmocka)"
+if ! make -s -C "$BUILD" -j"$(nproc)" check >"$BUILD/check.out" 2>&1; then
+  status=1
+  cat "$BUILD/check.out"
+fi
+for log in "$BUILD"/tests/unit/test_*.log; do
+  # cmocka's own closing lines, one suite after another.
+  grep -E '^\[==========\] .*run\.|^\[  (PASSED|FAILED)  \]|FAILED TEST' "$log" || true
+done
+
+say "end-to-end tests (real collectd, dockerd, Podman, Portainer stand-in)"
+if ! python3 "$TOP/tests/e2e/test_e2e.py" --build-dir "$BUILD"; then
+  status=1
+fi
+
+say "coverage of src/ (unit + end-to-end)"
+make -s -C "$BUILD" coverage 2>&1 | grep -E 'lines|branches|functions' || status=1
+
+if [ "$status" -ne 0 ]; then
+  say "FAILED"
+else
+  say "all tests passed"
+fi
+exit "$status"

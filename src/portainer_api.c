@@ -1,0 +1,321 @@
+/**
+ * portainer_api.c: Portainer's own API: the environment list, /api/auth.
+ */
+#include "portainer_api.h"
+#include "json_stream_impl.h"
+
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* At most this many TagIds are kept per environment. */
+#define PT_MAX_TAG_IDS 256
+
+void pt_endpoint_free(pt_endpoint_t *e) {
+  if (e == NULL)
+    return;
+  free(e->name);
+  free(e->tag_ids);
+  free(e);
+}
+
+bool pt_endpoint_is_docker(const pt_endpoint_t *e) {
+  return e != NULL &&
+         (e->type == PT_ENV_DOCKER || e->type == PT_ENV_AGENT_DOCKER ||
+          e->type == PT_ENV_EDGE_DOCKER);
+}
+
+int pt_path_endpoints(char *buf, size_t size, int64_t start, int64_t limit) {
+  if (buf == NULL || size == 0)
+    return -1;
+  buf[0] = '\0';
+  if (start < 0 || limit < 0)
+    return -1;
+  int n = snprintf(buf, size,
+                   "/api/endpoints?start=%" PRId64 "&limit=%" PRId64
+                   "&excludeSnapshots=true",
+                   start, limit);
+  if (n < 0 || (size_t)n >= size) {
+    buf[0] = '\0';
+    return -1;
+  }
+  return 0;
+}
+
+/* ---- GET /api/endpoints ------------------------------------------------ */
+
+enum { K_OTHER = 0, K_ID, K_NAME, K_TYPE, K_STATUS, K_GROUP, K_TAGS };
+
+typedef struct {
+  json_stream_t base;
+  pt_endpoint_cb cb;
+  void *ud;
+  pt_endpoint_t *cur; /* the item being read, NULL between items */
+  bool have_id;
+  size_t tags_cap;
+} endpoints_parser_t;
+
+static int ep_key(json_stream_t *js, const char *k, size_t len) {
+  if (js->depth != 2)
+    return K_OTHER;
+  if (js_key_is(k, len, "Id"))
+    return K_ID;
+  if (js_key_is(k, len, "Name"))
+    return K_NAME;
+  if (js_key_is(k, len, "Type"))
+    return K_TYPE;
+  if (js_key_is(k, len, "Status"))
+    return K_STATUS;
+  if (js_key_is(k, len, "GroupId"))
+    return K_GROUP;
+  if (js_key_is(k, len, "TagIds"))
+    return K_TAGS;
+  return K_OTHER; /* Snapshots, Kubernetes, ...: skipped unread */
+}
+
+static int ep_open(json_stream_t *js, bool is_map) {
+  endpoints_parser_t *p = (endpoints_parser_t *)js;
+  switch (js->depth) {
+  case 1:
+    return JS_DESCEND;
+  case 2:
+    if (!is_map)
+      return JS_SKIP;
+    pt_endpoint_free(p->cur);
+    p->cur = calloc(1, sizeof(*p->cur));
+    if (p->cur == NULL) {
+      js_fail(js, "out of memory");
+      return JS_ABORT;
+    }
+    p->have_id = false;
+    p->tags_cap = 0;
+    return JS_DESCEND;
+  case 3:
+    if (is_map || js_key_at(js, 2) != K_TAGS)
+      return JS_SKIP;
+    p->cur->tag_ids_num = 0; /* the last TagIds counts */
+    return JS_DESCEND;
+  }
+  return JS_SKIP;
+}
+
+static bool to_int(const js_value_t *v, int *out) {
+  int64_t n = 0;
+  if (v->type != JS_NUMBER || js_number_to_int64(v->str, v->len, &n) != 0 ||
+      n < INT_MIN || n > INT_MAX)
+    return false;
+  *out = (int)n;
+  return true;
+}
+
+static int add_tag(endpoints_parser_t *p, int64_t tag) {
+  pt_endpoint_t *e = p->cur;
+  if (e->tag_ids_num >= PT_MAX_TAG_IDS)
+    return 1; /* capped: the rest are ignored */
+  if (e->tag_ids_num == p->tags_cap) {
+    size_t cap = p->tags_cap == 0 ? 8 : p->tags_cap * 2;
+    if (cap > PT_MAX_TAG_IDS)
+      cap = PT_MAX_TAG_IDS;
+    int64_t *t = realloc(e->tag_ids, cap * sizeof(*t));
+    if (t == NULL) {
+      js_fail(&p->base, "out of memory");
+      return 0;
+    }
+    e->tag_ids = t;
+    p->tags_cap = cap;
+  }
+  e->tag_ids[e->tag_ids_num++] = tag;
+  return 1;
+}
+
+static int ep_scalar(json_stream_t *js, const js_value_t *v) {
+  endpoints_parser_t *p = (endpoints_parser_t *)js;
+  pt_endpoint_t *e = p->cur;
+  if (e == NULL) /* a scalar item of the top-level array */
+    return 1;
+  int64_t n = 0;
+  bool num =
+      v->type == JS_NUMBER && js_number_to_int64(v->str, v->len, &n) == 0;
+  if (js->depth == 3) { /* inside TagIds */
+    return num ? add_tag(p, n) : 1;
+  }
+  if (js->depth != 2)
+    return 1;
+  switch (js_key_at(js, 2)) {
+  case K_ID:
+    if (num) {
+      e->id = n;
+      p->have_id = true;
+    }
+    return 1;
+  case K_NAME:
+    if (v->type == JS_STRING)
+      return js_set_string(js, &e->name, v->str, v->len) == 0;
+    return 1;
+  case K_TYPE:
+    (void)to_int(v, &e->type);
+    return 1;
+  case K_STATUS:
+    (void)to_int(v, &e->status);
+    return 1;
+  case K_GROUP:
+    if (num)
+      e->group_id = n;
+    return 1;
+  }
+  return 1;
+}
+
+static int ep_close(json_stream_t *js, bool is_map) {
+  endpoints_parser_t *p = (endpoints_parser_t *)js;
+  if (js->depth != 2 || !is_map || p->cur == NULL)
+    return 1;
+  pt_endpoint_t *e = p->cur;
+  p->cur = NULL;
+  if (!p->have_id || e->name == NULL) {
+    pt_endpoint_free(e); /* not a usable environment */
+    return 1;
+  }
+  if (e->tag_ids_num == 0) {
+    free(e->tag_ids);
+    e->tag_ids = NULL;
+  }
+  p->cb(p->ud, e);
+  return 1;
+}
+
+static void ep_destroy(json_stream_t *js) {
+  endpoints_parser_t *p = (endpoints_parser_t *)js;
+  pt_endpoint_free(p->cur);
+  p->cur = NULL;
+}
+
+static const json_stream_ops_t endpoints_ops = {
+    .top = JS_TOP_ARRAY,
+    .key = ep_key,
+    .scalar = ep_scalar,
+    .open = ep_open,
+    .close = ep_close,
+    .destroy = ep_destroy,
+};
+
+json_stream_t *pt_endpoints_parser_new(pt_endpoint_cb cb, void *ud) {
+  if (cb == NULL)
+    return NULL;
+  endpoints_parser_t *p =
+      (endpoints_parser_t *)js_alloc(sizeof(*p), &endpoints_ops);
+  if (p == NULL)
+    return NULL;
+  p->cb = cb;
+  p->ud = ud;
+  return &p->base;
+}
+
+/* ---- POST /api/auth ---------------------------------------------------- */
+
+/* Bytes s needs as the inside of a JSON string (without quotes). */
+static size_t json_escaped_len(const char *s) {
+  size_t n = 0;
+  for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++) {
+    if (*p == '"' || *p == '\\' || *p == '\n' || *p == '\r' || *p == '\t' ||
+        *p == '\b' || *p == '\f')
+      n += 2;
+    else if (*p < 0x20 || *p == 0x7f)
+      n += 6; /* \u00XX */
+    else
+      n += 1;
+  }
+  return n;
+}
+
+static char *json_escape_into(char *out, const char *s) {
+  static const char hex[] = "0123456789abcdef";
+  for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++) {
+    char esc = 0;
+    switch (*p) {
+    case '"':
+      esc = '"';
+      break;
+    case '\\':
+      esc = '\\';
+      break;
+    case '\n':
+      esc = 'n';
+      break;
+    case '\r':
+      esc = 'r';
+      break;
+    case '\t':
+      esc = 't';
+      break;
+    case '\b':
+      esc = 'b';
+      break;
+    case '\f':
+      esc = 'f';
+      break;
+    }
+    if (esc != 0) {
+      *out++ = '\\';
+      *out++ = esc;
+    } else if (*p < 0x20 || *p == 0x7f) {
+      memcpy(out, "\\u00", 4);
+      out[4] = hex[*p >> 4];
+      out[5] = hex[*p & 0xf];
+      out += 6;
+    } else {
+      *out++ = (char)*p; /* UTF-8 goes through as it is */
+    }
+  }
+  return out;
+}
+
+char *pt_auth_body(const char *username, const char *password) {
+  if (username == NULL)
+    username = "";
+  if (password == NULL)
+    password = "";
+  static const char a[] = "{\"Username\":\"", b[] = "\",\"Password\":\"",
+                    c[] = "\"}";
+  size_t n = sizeof(a) - 1 + json_escaped_len(username) + sizeof(b) - 1 +
+             json_escaped_len(password) + sizeof(c) - 1;
+  char *body = malloc(n + 1);
+  if (body == NULL)
+    return NULL;
+  char *p = body;
+  memcpy(p, a, sizeof(a) - 1);
+  p = json_escape_into(p + sizeof(a) - 1, username);
+  memcpy(p, b, sizeof(b) - 1);
+  p = json_escape_into(p + sizeof(b) - 1, password);
+  memcpy(p, c, sizeof(c));
+  return body;
+}
+
+/* A JWT is base64url segments joined by dots.  Anything else is refused:
+ * the token goes into an Authorization header verbatim. */
+static bool jwt_chars_ok(const char *s) {
+  if (s[0] == '\0')
+    return false;
+  for (; *s != '\0'; s++) {
+    char ch = *s;
+    bool ok = (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') ||
+              (ch >= 'A' && ch <= 'Z') || ch == '-' || ch == '_' || ch == '.' ||
+              ch == '=' || ch == '+' || ch == '/';
+    if (!ok)
+      return false;
+  }
+  return true;
+}
+
+char *pt_auth_parse_jwt(const char *body, size_t len) {
+  static const char *const names[] = {"jwt"};
+  char *jwt = NULL;
+  if (js_read_top_strings(body, len, names, &jwt, 1) != 0 || jwt == NULL ||
+      strlen(jwt) >= JSON_MAX_STRING || !jwt_chars_ok(jwt)) {
+    free(jwt);
+    return NULL;
+  }
+  return jwt;
+}
