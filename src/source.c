@@ -573,6 +573,13 @@ static bool skipped_logged(source_t *s, int64_t id) {
 
 static bool keep_env(source_t *s, const pt_endpoint_t *ep) {
   const source_conf_t *conf = &s->conf;
+  /* What the configuration leaves out is left out silently. */
+  if (conf->shard_count > 1 &&
+      (uint64_t)ep->id % (uint64_t)conf->shard_count !=
+          (uint64_t)(conf->shard_index - 1))
+    return false;
+  if (!keep_name(&conf->env_include, &conf->env_exclude, ep->name))
+    return false;
   if (!pt_endpoint_is_docker(ep)) {
     if (!skipped_logged(s, ep->id))
       slog(s, SOURCE_LOG_INFO,
@@ -581,10 +588,7 @@ static bool keep_env(source_t *s, const pt_endpoint_t *ep) {
            conf->name, ep->name, ep->id, ep->type);
     return false;
   }
-  if (conf->shard_count > 1 && (uint64_t)ep->id % (uint64_t)conf->shard_count !=
-                                   (uint64_t)(conf->shard_index - 1))
-    return false;
-  return keep_name(&conf->env_include, &conf->env_exclude, ep->name);
+  return true;
 }
 
 static void on_endpoint(void *ud, pt_endpoint_t *ep) {
