@@ -366,8 +366,11 @@ def run_suite(args, run_dir, started):
     h1.docker("run", "-d", "--name", "e2e-h1-flip", "--network", "none",
               "--health-cmd", "test -f /tmp/ok", "--health-interval", "1s",
               "--health-retries", "1", rig.IMAGE, "sleep", "1000000")
-    check("OOM kill possible here", facts1["e2e-h1-oom"].get("oom_worked", False),
-          "memory cgroup did not OOM-kill; oom_killed=1 is then only unit-tested")
+    if facts1["e2e-h1-oom"].get("oom_worked", False):
+        check("OOM kill possible here (oom_killed = 1 is checked for real)", True)
+    else:
+        skip("OOM kill", "the kernel's memory cgroup did not OOM-kill here (or dockerd "
+             "lost the flag); oom_killed = 1 is then only covered by unit tests")
 
     # --- Podman (optional) ---------------------------------------------------
     pm = None
