@@ -30,7 +30,9 @@ for log in "$BUILD"/tests/unit/test_*.log; do
 done
 
 say "end-to-end tests (real collectd, dockerd, Podman, Portainer stand-in)"
-if ! python3 "$TOP/tests/e2e/test_e2e.py" --build-dir "$BUILD"; then
+# The plugin as "make install" puts it: collectd's own plugin directory.
+make -s -C "$BUILD" install >/dev/null
+if ! python3 "$TOP/tests/e2e/test_e2e.py" --build-dir "$BUILD" --installed; then
   status=1
 fi
 

@@ -156,7 +156,7 @@ def free_port():
 
 
 class Collectd:
-    def __init__(self, run_dir, name, build_dir, plugin_conf, port):
+    def __init__(self, run_dir, name, build_dir, plugin_conf, port, installed=False):
         self.dir = os.path.join(run_dir, name)
         os.makedirs(self.dir, exist_ok=True)
         self.port = port
@@ -168,7 +168,7 @@ FQDNLookup false
 Interval %d
 BaseDir "%s"
 PIDFile "%s/collectd.pid"
-TypesDB "/usr/share/collectd/types.db" "%s/src/portainer.types.db"
+TypesDB "/usr/share/collectd/types.db" "%s"
 PluginDir "/usr/lib/collectd"
 LoadPlugin logfile
 <Plugin logfile>
@@ -179,13 +179,15 @@ LoadPlugin write_prometheus
 <Plugin write_prometheus>
   Port "%d"
 </Plugin>
-PluginDir "%s/.libs"
-LoadPlugin portainer
-<Plugin portainer>
 %s
-</Plugin>
-""" % (INTERVAL, self.dir, self.dir, TOP, self.log, port, os.path.abspath(build_dir),
-                plugin_conf))
+LoadPlugin portainer
+%s
+""" % (INTERVAL, self.dir, self.dir,
+       "/usr/share/collectd/portainer.types.db" if installed
+       else TOP + "/src/portainer.types.db",
+       self.log, port,
+       "" if installed else 'PluginDir "%s/.libs"' % os.path.abspath(build_dir),
+       "" if plugin_conf is None else "<Plugin portainer>\n%s\n</Plugin>" % plugin_conf))
         self.proc = None
 
     def start(self):
@@ -314,6 +316,9 @@ def main():
     ap.add_argument("--build-dir", required=True)
     ap.add_argument("--run-dir", default=None)
     ap.add_argument("--no-podman", action="store_true")
+    ap.add_argument("--installed", action="store_true",
+                    help="also check the plugin installed by 'make install' with "
+                         "the default configuration (local Docker socket)")
     args = ap.parse_args()
     so = os.path.join(args.build_dir, ".libs", "portainer.so")
     if not os.path.exists(so):
@@ -636,6 +641,33 @@ def run_suite(args, run_dir, started):
 
     cd.stop()
     check("collectd stopped cleanly", True)
+
+    if args.installed:
+        installed_check(run_dir, h1, facts1, started)
+
+
+def installed_check(run_dir, h1, facts1, started):
+    """collectd loads the plugin from its own plugin directory (make install),
+    and "LoadPlugin portainer" alone watches /var/run/docker.sock."""
+    sock = "/var/run/docker.sock"
+    if os.path.lexists(sock):
+        skip("installed plugin, default source", "%s exists here (a real Docker): "
+             "not replacing it" % sock)
+        return
+    os.symlink(h1.socket, sock)
+    try:
+        port = free_port()
+        c = Collectd(run_dir, "installed", None, None, port, installed=True).start()
+        started.append(c)
+        eventually("installed plugin: LoadPlugin portainer alone reports the local "
+                   "Docker socket",
+                   lambda: expect_container(Metrics(port), "collector", "e2e-h1-exited42",
+                                            facts1["e2e-h1-exited42"]))
+        check("installed plugin: default source logged",
+              'watching the local Docker socket' in c.read_log())
+        c.stop()
+    finally:
+        os.unlink(sock)
 
 
 if __name__ == "__main__":
