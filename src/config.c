@@ -177,6 +177,31 @@ static int get_type_instance(const char *src, const oconfig_item_t *ci,
   return status;
 }
 
+/* EndpointGroupId / EndpointTagId: one or more numeric ids, repeatable. */
+static int get_ids(const char *src, const oconfig_item_t *ci, int64_t **ids,
+                   size_t *num) {
+  if (ci->values_num < 1) {
+    ERROR(LOG_PREFIX "source \"%s\": %s needs at least one id", src, ci->key);
+    return -1;
+  }
+  for (int i = 0; i < ci->values_num; i++) {
+    double v = ci->values[i].value.number;
+    if (ci->values[i].type != OCONFIG_TYPE_NUMBER || v < 0 || v > 1e15 ||
+        v != (double)(int64_t)v) {
+      ERROR(LOG_PREFIX "source \"%s\": %s takes numeric ids (as Portainer "
+                       "shows them)",
+            src, ci->key);
+      return -1;
+    }
+    int64_t *n = realloc(*ids, (*num + 1) * sizeof(*n));
+    if (n == NULL)
+      return -1;
+    *ids = n;
+    (*ids)[(*num)++] = (int64_t)v;
+  }
+  return 0;
+}
+
 static int get_shard(const char *src, const oconfig_item_t *ci,
                      source_conf_t *c) {
   char *v = NULL;
@@ -273,9 +298,11 @@ static int finish(source_conf_t *c) {
             src);
       return -1;
     }
-    if (c->env_include.set || c->env_exclude.set || c->shard_count > 1) {
-      ERROR(LOG_PREFIX "source \"%s\": EndpointInclude, EndpointExclude "
-                       "and Shard belong in a <Portainer> block",
+    if (c->env_include.set || c->env_exclude.set || c->shard_count > 1 ||
+        c->group_ids_num > 0 || c->tag_ids_num > 0) {
+      ERROR(LOG_PREFIX "source \"%s\": EndpointInclude, EndpointExclude, "
+                       "EndpointGroupId, EndpointTagId and Shard belong in a "
+                       "<Portainer> block",
             src);
       return -1;
     }
@@ -387,6 +414,10 @@ int config_parse_source(const oconfig_item_t *ci, source_conf_t *c) {
       status = get_regex(src, o, &c->ct_exclude);
     else if (strcasecmp("Shard", o->key) == 0)
       status = get_shard(src, o, c);
+    else if (strcasecmp("EndpointGroupId", o->key) == 0)
+      status = get_ids(src, o, &c->group_ids, &c->group_ids_num);
+    else if (strcasecmp("EndpointTagId", o->key) == 0)
+      status = get_ids(src, o, &c->tag_ids, &c->tag_ids_num);
     else if (strcasecmp("TypeInstance", o->key) == 0)
       status = get_type_instance(src, o, c);
     else if (strcasecmp("Collect", o->key) == 0)

@@ -128,6 +128,8 @@ void source_conf_free(source_conf_t *c) {
   free(c->client_cert);
   free(c->client_key);
   free(c->ti_label);
+  free(c->group_ids);
+  free(c->tag_ids);
   regex_free(&c->env_include);
   regex_free(&c->env_exclude);
   regex_free(&c->ct_include);
@@ -571,15 +573,31 @@ static bool skipped_logged(source_t *s, int64_t id) {
   return false;
 }
 
+static bool id_in(const int64_t *ids, size_t n, int64_t id) {
+  for (size_t i = 0; i < n; i++)
+    if (ids[i] == id)
+      return true;
+  return false;
+}
+
 static bool keep_env(source_t *s, const pt_endpoint_t *ep) {
   const source_conf_t *conf = &s->conf;
   /* What the configuration leaves out is left out silently. */
-  if (conf->shard_count > 1 &&
-      (uint64_t)ep->id % (uint64_t)conf->shard_count !=
-          (uint64_t)(conf->shard_index - 1))
+  if (conf->shard_count > 1 && (uint64_t)ep->id % (uint64_t)conf->shard_count !=
+                                   (uint64_t)(conf->shard_index - 1))
     return false;
   if (!keep_name(&conf->env_include, &conf->env_exclude, ep->name))
     return false;
+  if (conf->group_ids_num > 0 &&
+      !id_in(conf->group_ids, conf->group_ids_num, ep->group_id))
+    return false;
+  if (conf->tag_ids_num > 0) {
+    bool tagged = false;
+    for (size_t i = 0; i < ep->tag_ids_num && !tagged; i++)
+      tagged = id_in(conf->tag_ids, conf->tag_ids_num, ep->tag_ids[i]);
+    if (!tagged)
+      return false;
+  }
   if (!pt_endpoint_is_docker(ep)) {
     if (!skipped_logged(s, ep->id))
       slog(s, SOURCE_LOG_INFO,

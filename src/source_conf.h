@@ -80,6 +80,12 @@ typedef struct {
   int shard_index;
   int shard_count;
 
+  /* Environment groups and tags to keep, by id (none: every one). */
+  int64_t *group_ids;
+  size_t group_ids_num;
+  int64_t *tag_ids;
+  size_t tag_ids_num;
+
   type_instance_mode_t ti_mode;
   char *ti_label;   /* TYPE_INSTANCE_LABEL: the label key */
   unsigned collect; /* COLLECT_* bits */

@@ -367,6 +367,11 @@ def run_suite(args, run_dir, started):
     for h in hosts:
         h.docker("run", "-d", "--name", "e2e-twin", "--network", "none", rig.IMAGE,
                  "sleep", "1000000")
+    # A container that runs until told to, then eats memory: an OOM kill
+    # between two polls of an already inspected container.
+    h1.docker("run", "-d", "--name", "e2e-h1-oomlater", "--network", "none",
+              "-m", "16m", "--memory-swap", "16m", rig.IMAGE, "sh", "-c",
+              "while [ ! -f /tmp/go ]; do sleep 0.2; done; " + rig.OOM_LOOP)
     # A container whose health the test flips.
     h1.docker("run", "-d", "--name", "e2e-h1-flip", "--network", "none",
               "--health-cmd", "test -f /tmp/ok", "--health-interval", "1s",
@@ -433,6 +438,11 @@ def run_suite(args, run_dir, started):
 
     # --- every signal, every state: Docker source -----------------------------
     check_host(port, "dockerhost-1", facts1, "docker source")
+    # Already inspected before the OOM kill happens (see below).
+    eventually("OOM candidate running and inspected",
+               lambda: (Metrics(port).get("collectd_container_uptime",
+                                          container="e2e-h1-oomlater", type="bb:latest",
+                                          instance="dockerhost-1") is not None, ""))
     # --- ... and through Portainer ---------------------------------------------
     check_host(port, "local", facts1, "portainer env local")
     check_host(port, "docker-h2", facts2, "portainer env docker-h2")
@@ -562,6 +572,9 @@ def run_suite(args, run_dir, started):
     h1.docker("create", "--name", "e2e-h1-new", "--network", "none", rig.IMAGE, "true")
     up_before = value("collectd_container_uptime", "e2e-h1-healthy", "dockerhost-1")
     h1.docker("restart", "-t", "0", "e2e-h1-healthy")
+    h1.docker("exec", "e2e-h1-oomlater", "touch", "/tmp/go")
+    oom_info = rig.wait_for(h1, "e2e-h1-oomlater", state="exited", timeout=30)
+    oom_now = bool(oom_info["State"].get("OOMKilled"))
     for host in ("dockerhost-1", "local"):
         label = "%s: " % host
         eventually(label + "killed container: state exited, exit code 137",
@@ -589,6 +602,16 @@ def run_suite(args, run_dir, started):
                        < (up_before or 0), "uptime before %r now %r" % (
                            up_before, value("collectd_container_uptime", "e2e-h1-healthy",
                                             host))))
+        if oom_now:
+            eventually(label + "OOM kill between two polls: oom_killed 1, exit code 137",
+                       lambda host=host: (
+                           value("collectd_container_oom_killed", "e2e-h1-oomlater",
+                                 host) == 1 and
+                           value("collectd_container_exit_code", "e2e-h1-oomlater",
+                                 host) == 137, ""))
+        else:
+            skip(label + "OOM kill between two polls", "dockerd did not record an OOM "
+                 "kill this time (%r)" % oom_info["State"])
         eventually(label + "restart count rises between polls (incremental inspects)",
                    lambda host=host: (
                        (value("collectd_container_restart_count", "e2e-h1-restarting", host)

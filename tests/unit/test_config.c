@@ -122,6 +122,12 @@ static void test_portainer_full(void **state) {
   opt_n(ci, "MaxResponseSize", 1048576);
   opt_n(ci, "PageSize", 50);
   opt_n(ci, "FullInspectEvery", 5);
+  oconfig_item_t *grp = child(ci, "EndpointGroupId");
+  add_value(grp)->type = OCONFIG_TYPE_NUMBER;
+  grp->values[0].value.number = 1;
+  add_value(grp)->type = OCONFIG_TYPE_NUMBER;
+  grp->values[1].value.number = 3;
+  opt_n(ci, "EndpointTagId", 5);
   source_conf_t c;
   assert_int_equal(parse(ci, &c), 0);
   assert_int_equal(c.kind, SOURCE_PORTAINER);
@@ -141,6 +147,10 @@ static void test_portainer_full(void **state) {
   assert_int_equal(c.max_response_size, 1048576);
   assert_int_equal(c.page_size, 50);
   assert_int_equal(c.full_inspect_every, 5);
+  assert_int_equal(c.group_ids_num, 2);
+  assert_int_equal(c.group_ids[1], 3);
+  assert_int_equal(c.tag_ids_num, 1);
+  assert_int_equal(c.tag_ids[0], 5);
   assert_true(c.verify_peer && c.verify_host);
   source_conf_free(&c);
 }
@@ -346,6 +356,19 @@ static void b_bool_type(oconfig_item_t *ci) {
   opt_s(ci, "Token", SECRET);
   opt_s(ci, "VerifyPeer", "maybe");
 }
+static void b_group_type(oconfig_item_t *ci) {
+  opt_s(ci, "URL", "http://127.0.0.1:1");
+  opt_s(ci, "Token", SECRET);
+  opt_s(ci, "EndpointGroupId", "prod");
+}
+static void b_tag_fraction(oconfig_item_t *ci) {
+  opt_s(ci, "URL", "http://127.0.0.1:1");
+  opt_s(ci, "Token", SECRET);
+  opt_n(ci, "EndpointTagId", 1.5);
+}
+static void b_docker_group(oconfig_item_t *ci) {
+  opt_n(ci, "EndpointGroupId", 1);
+}
 static void b_concurrency(oconfig_item_t *ci) {
   opt_s(ci, "URL", "http://127.0.0.1:1");
   opt_s(ci, "Token", SECRET);
@@ -377,6 +400,9 @@ static void test_errors(void **state) {
   expect_error("Portainer", b_portainer_socket, "belong in a <Docker> block");
   expect_error("Portainer", b_bool_type, "VerifyPeer");
   expect_error("Portainer", b_concurrency, "MaxConcurrentRequests");
+  expect_error("Portainer", b_group_type, "EndpointGroupId takes numeric ids");
+  expect_error("Portainer", b_tag_fraction, "EndpointTagId takes numeric ids");
+  expect_error("Docker", b_docker_group, "belong in a <Portainer> block");
 }
 
 static void test_block_without_name(void **state) {

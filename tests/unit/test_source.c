@@ -455,8 +455,69 @@ static void test_deadline_bounds_poll(void **state) {
   ms_stop(ms);
 }
 
+static void test_group_tag_shard_filters(void **state) {
+  (void)state;
+  logs_num = 0;
+  mini_server_t *ms = ms_start(NULL);
+  ms_route_t r[] = {
+      {.path = "/api/endpoints?start=1&limit=100&excludeSnapshots=true",
+       .headers = "X-Total-Count: 4\r\n",
+       .body = "[{\"Id\":1,\"Name\":\"a\",\"Type\":1,\"GroupId\":1,"
+               "\"TagIds\":[]},"
+               "{\"Id\":2,\"Name\":\"b\",\"Type\":1,\"GroupId\":2,"
+               "\"TagIds\":[7,9]},"
+               "{\"Id\":3,\"Name\":\"c\",\"Type\":1,\"GroupId\":2,"
+               "\"TagIds\":[8]},"
+               "{\"Id\":4,\"Name\":\"d\",\"Type\":5,\"GroupId\":2,"
+               "\"TagIds\":[9]}]"},
+      {.path = "/api/endpoints/", .prefix = true, .body = "[]"},
+  };
+  ms_set_routes(ms, r, 2);
+  /* Group 2 and tag 9: only "b" (and "d", which is not Docker). */
+  source_conf_t conf;
+  source_conf_init(&conf);
+  conf.kind = SOURCE_PORTAINER;
+  conf.name = strdup("filt");
+  conf.url = strdup(ms_url(ms));
+  conf.token = strdup(TOKEN);
+  conf.interval = 10;
+  conf.group_ids = calloc(1, sizeof(int64_t));
+  conf.group_ids[0] = 2;
+  conf.group_ids_num = 1;
+  conf.tag_ids = calloc(1, sizeof(int64_t));
+  conf.tag_ids[0] = 9;
+  conf.tag_ids_num = 1;
+  source_t *s = source_new(&conf, "collector", log_cb, NULL);
+  assert_int_equal(source_poll(s), 0);
+  const inventory_t *inv = source_inventory(s);
+  assert_int_equal(inv->envs_num, 1);
+  assert_non_null(inventory_find(inv, 2));
+  assert_int_equal(logs_matching("\"d\" (id 4) is of type 5"), 1);
+  assert_int_equal(logs_matching("\"a\""), 0); /* filtered: silent */
+  source_free(s);
+
+  /* Shard 2/2 keeps the odd ids... */
+  source_conf_init(&conf);
+  conf.kind = SOURCE_PORTAINER;
+  conf.name = strdup("shard");
+  conf.url = strdup(ms_url(ms));
+  conf.token = strdup(TOKEN);
+  conf.interval = 10;
+  conf.shard_index = 2;
+  conf.shard_count = 2;
+  s = source_new(&conf, "collector", log_cb, NULL);
+  assert_int_equal(source_poll(s), 0);
+  inv = source_inventory(s);
+  assert_int_equal(inv->envs_num, 2);
+  assert_non_null(inventory_find(inv, 1));
+  assert_non_null(inventory_find(inv, 3));
+  source_free(s);
+  ms_stop(ms);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_group_tag_shard_filters),
       cmocka_unit_test(test_portainer_poll),
       cmocka_unit_test(test_env_down_others_fine),
       cmocka_unit_test(test_jwt_login_and_relogin),
