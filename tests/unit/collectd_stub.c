@@ -164,3 +164,57 @@ int cf_util_get_boolean(const oconfig_item_t *ci, bool *ret_bool) {
              s, ci->key);
   return -1;
 }
+
+/* Registration, as collectd 5.12 does it for what the plugin needs. */
+int (*stub_config_cb)(oconfig_item_t *);
+plugin_init_cb stub_init_cb;
+plugin_shutdown_cb stub_shutdown_cb;
+stub_read_t stub_reads[STUB_MAX_READS];
+size_t stub_reads_num;
+
+int plugin_register_complex_config(const char *type,
+                                   int (*callback)(oconfig_item_t *)) {
+  (void)type;
+  stub_config_cb = callback;
+  return 0;
+}
+
+int plugin_register_init(const char *name, plugin_init_cb callback) {
+  (void)name;
+  stub_init_cb = callback;
+  return 0;
+}
+
+int plugin_register_shutdown(const char *name, plugin_shutdown_cb callback) {
+  (void)name;
+  stub_shutdown_cb = callback;
+  return 0;
+}
+
+int plugin_register_complex_read(const char *group, const char *name,
+                                 plugin_read_cb callback, cdtime_t interval,
+                                 user_data_t const *user_data) {
+  for (size_t i = 0; i < stub_reads_num; i++)
+    if (strcmp(stub_reads[i].name, name) == 0)
+      return -1; /* collectd refuses a second read of the same name */
+  if (stub_reads_num >= STUB_MAX_READS)
+    return -1;
+  stub_read_t *r = &stub_reads[stub_reads_num++];
+  sstrncpy(r->group, group, sizeof(r->group));
+  sstrncpy(r->name, name, sizeof(r->name));
+  r->callback = callback;
+  r->interval = interval;
+  r->ud = *user_data;
+  return 0;
+}
+
+void stub_free_reads(void) {
+  for (size_t i = 0; i < stub_reads_num; i++)
+    if (stub_reads[i].ud.free_func != NULL)
+      stub_reads[i].ud.free_func(stub_reads[i].ud.data);
+  stub_reads_num = 0;
+}
+
+cdtime_t plugin_get_interval(void) {
+  return TIME_T_TO_CDTIME_T(10);
+}

@@ -37,4 +37,22 @@ const stub_value_t *stub_find(const char *host, const char *plugin,
 /* Number of log lines containing needle. */
 size_t stub_logs_matching(const char *needle);
 
+/* Registrations made through the stub (test_plugin.c drives them). */
+#define STUB_MAX_READS 16
+typedef struct {
+  char group[DATA_MAX_NAME_LEN];
+  char name[DATA_MAX_NAME_LEN];
+  plugin_read_cb callback;
+  cdtime_t interval;
+  user_data_t ud;
+} stub_read_t;
+
+extern int (*stub_config_cb)(oconfig_item_t *);
+extern plugin_init_cb stub_init_cb;
+extern plugin_shutdown_cb stub_shutdown_cb;
+extern stub_read_t stub_reads[STUB_MAX_READS];
+extern size_t stub_reads_num;
+/* Frees every registered read's user data, as collectd does at shutdown. */
+void stub_free_reads(void);
+
 #endif
