@@ -51,6 +51,16 @@ struct source_s {
   bool api_answered; /* something of the API answered with data */
   bool auth_retried;
   int64_t pages_queued;
+
+  /* Inspects wait here and are handed to the http client a few at a time,
+   * so that a cold poll of 50k containers does not hold 50k parsers and
+   * requests at once. */
+  struct pending_inspect {
+    inv_env_t *env;
+    container_t *c;
+  } * inspects;
+  size_t inspects_num, inspects_cap, inspects_next;
+  size_t inspects_running;
 };
 
 typedef enum {
@@ -327,9 +337,12 @@ static void queue_auth(source_t *s);
 
 /* --- inspect ------------------------------------------------------------ */
 
+static void pump_inspects(source_t *s);
+
 static void on_inspect_done(void *ud, const http_result_t *res) {
   req_t *r = ud;
   source_t *s = r->s;
+  s->inspects_running--;
   if (res->error == HTTP_OK && res->status == 200 &&
       json_stream_finish(r->js) == 0) {
     r->c->inspected = true;
@@ -342,9 +355,10 @@ static void on_inspect_done(void *ud, const http_result_t *res) {
     request_failed(s, r, res);
   }
   req_free(r);
+  pump_inspects(s);
 }
 
-static void queue_inspect(source_t *s, inv_env_t *e, container_t *c) {
+static void start_inspect(source_t *s, inv_env_t *e, container_t *c) {
   char path[512], url[URL_MAX], target[384];
   if (docker_path_inspect(path, sizeof(path), c->id) != 0) {
     c->inspected = false;
@@ -370,7 +384,35 @@ static void queue_inspect(source_t *s, inv_env_t *e, container_t *c) {
     extra = target;
   }
   s->stats.inspects++;
-  queue(s, r, "GET", url, extra, NULL, on_inspect_done);
+  s->inspects_running++;
+  if (queue(s, r, "GET", url, extra, NULL, on_inspect_done) != 0)
+    s->inspects_running--;
+}
+
+/* Keeps about twice max_in_flight inspects queued in the http client. */
+static void pump_inspects(source_t *s) {
+  size_t window =
+      2 * (size_t)(s->conf.max_in_flight > 0 ? s->conf.max_in_flight
+                                             : SOURCE_DEFAULT_MAX_IN_FLIGHT);
+  while (s->inspects_running < window && s->inspects_next < s->inspects_num) {
+    struct pending_inspect *p = &s->inspects[s->inspects_next++];
+    start_inspect(s, p->env, p->c);
+  }
+}
+
+static void queue_inspect(source_t *s, inv_env_t *e, container_t *c) {
+  if (s->inspects_num == s->inspects_cap) {
+    size_t cap = s->inspects_cap ? s->inspects_cap * 2 : 256;
+    struct pending_inspect *n = realloc(s->inspects, cap * sizeof(*n));
+    if (n == NULL) {
+      c->inspected = false; /* list facts only this poll */
+      return;
+    }
+    s->inspects = n;
+    s->inspects_cap = cap;
+  }
+  c->inspected = false; /* set again when its inspect completes */
+  s->inspects[s->inspects_num++] = (struct pending_inspect){.env = e, .c = c};
 }
 
 /* --- container list ------------------------------------------------------- */
@@ -411,6 +453,7 @@ static void list_complete(source_t *s, inv_env_t *e) {
   for (size_t i = 0; i < e->cs_num; i++)
     if (e->needs_inspect == NULL || e->needs_inspect[i])
       queue_inspect(s, e, e->cs[i]);
+  pump_inspects(s);
 }
 
 /* Docker's daemon keeps its last 256 events for "since" queries: a window
@@ -815,6 +858,7 @@ void source_free(source_t *s) {
   memset(s->auth_header, 0, sizeof(s->auth_header));
   free(s->host);
   free(s->skipped);
+  free(s->inspects);
   free(s);
 }
 
@@ -833,6 +877,7 @@ int source_poll(source_t *s) {
     budget = 1000;
 
   s->now = (int64_t)wall_seconds();
+  s->inspects_num = s->inspects_next = s->inspects_running = 0;
   s->pages_ok = true;
   s->api_answered = false;
   s->auth_retried = false;

@@ -1,0 +1,224 @@
+#!/bin/bash
+# bench/run.sh: the fleet-scale benchmark, in one command.
+#
+#   bench/run.sh            # 1k, 10k and 50k containers; ~5 minutes on 2 cores
+#
+# Installs what is missing (Debian packages only), builds the plugin's core
+# library, the driver and a trivial collectd plugin, generates the synthetic
+# fleets, serves them with nginx on 127.0.0.1, runs the plugin's poll code and
+# every reference at each size, stops everything it started and prints the
+# results table (also written to $BENCH_WORK/results.md).  See bench/README.md.
+#
+# Environment (all optional):
+#   BENCH_WORK      work directory (default /tmp/portainer-bench; emptied)
+#   BENCH_SIZES     sizes to run, among 1k 10k 50k (default "1k 10k 50k")
+#   BENCH_PARALLEL  transfers in flight, plugin and curl alike (default 16)
+#   BENCH_STEADY    steady-state polls per size (default 5)
+#   BENCH_PY_50K    "full" (default), "sample" (20 of 100 environments,
+#                   scaled) or "skip": the Python reference at 50k
+#   BENCH_COLLECTD  "yes" (default) or "no": the two collectd measurements
+#   BENCH_KEEP      "yes" keeps the fleets (1.5 GB) after the run
+set -euo pipefail
+umask 022
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+TOP=$(dirname "$HERE")
+WORK=${BENCH_WORK:-/tmp/portainer-bench}
+SIZES=${BENCH_SIZES:-"1k 10k 50k"}
+PARALLEL=${BENCH_PARALLEL:-16}
+STEADY=${BENCH_STEADY:-5}
+PY_50K=${BENCH_PY_50K:-full}
+COLLECTD=${BENCH_COLLECTD:-yes}
+PY=/usr/bin/python3
+
+log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+# The work directory is emptied: only a plain directory below /tmp or /var/tmp.
+[[ "$WORK" =~ ^/(var/)?tmp(/[A-Za-z0-9_][A-Za-z0-9._-]*)+$ && "$WORK" != *..* ]] ||
+  die "BENCH_WORK must be a directory below /tmp or /var/tmp"
+if ! [[ "$STEADY" =~ ^[0-9]+$ ]] || ((STEADY < 1 || STEADY > 50)); then die "BENCH_STEADY: 1..50"; fi
+if ! [[ "$PARALLEL" =~ ^[0-9]+$ ]] || ((PARALLEL < 1 || PARALLEL > 256)); then die "BENCH_PARALLEL: 1..256"; fi
+T_START=$(date +%s)
+
+# --- 1. packages -------------------------------------------------------------
+PKGS="nginx curl yajl-tools python3 python3-requests collectd-core collectd-dev
+      libcurl4-openssl-dev libyajl-dev autoconf automake libtool pkg-config gcc make"
+missing=()
+for p in $PKGS; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  log "installing ${missing[*]}"
+  [ "$(id -u)" = 0 ] || die "not root: install ${missing[*]} first"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >/dev/null
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# --- 2. build ------------------------------------------------------------------
+rm -rf "$WORK"
+mkdir -p "$WORK"/{build,bin,results,fleets,nginx/tmp,collectd}
+chmod 755 "$WORK" "$WORK/fleets"
+log "building the plugin's core library in $WORK/build"
+if [ ! -x "$TOP/configure" ] || [ "$TOP/configure.ac" -nt "$TOP/configure" ] ||
+  [ "$TOP/Makefile.am" -nt "$TOP/Makefile.in" ]; then
+  (cd "$TOP" && autoreconf -fi >/dev/null 2>&1) || die "autoreconf failed"
+fi
+# Three tries, for a tree that someone is editing at that moment.
+for try in 1 2 3; do
+  if (cd "$WORK/build" && "$TOP/configure" -q >"$WORK/build/make.log" 2>&1 &&
+    make -j2 >>"$WORK/build/make.log" 2>&1); then
+    break
+  fi
+  ((try < 3)) || { tail -20 "$WORK/build/make.log" >&2; die "build failed (log: $WORK/build/make.log)"; }
+  log "build failed, retrying in 20 s"
+  sleep 20
+done
+LIB="$WORK/build/.libs/libportainer_core.a"
+if [ ! -f "$LIB" ] || [ ! -f "$WORK/build/.libs/portainer.so" ]; then die "the build produced no $LIB"; fi
+CD_CPPFLAGS="-DHAVE_CONFIG_H -I/usr/include/collectd/core/daemon -I/usr/include/collectd/core -I/usr/include/collectd"
+CFLAGS="-std=c11 -O2 -g -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Werror -D_GNU_SOURCE"
+# shellcheck disable=SC2086
+gcc $CFLAGS $CD_CPPFLAGS -I"$TOP/src" -o "$WORK/bin/driver" \
+  "$HERE/driver.c" "$TOP/src/emit.c" "$LIB" -lcurl -lyajl
+# shellcheck disable=SC2086
+gcc $CFLAGS $CD_CPPFLAGS -shared -fPIC -o "$WORK/bin/bench_dispatch.so" "$HERE/dispatch_plugin.c"
+
+# --- 3. fleets -----------------------------------------------------------------
+declare -A ENVS=([1k]=10 [10k]=100 [50k]=100) PER=([1k]=100 [10k]=100 [50k]=500)
+map_lines=""
+for s in $SIZES; do
+  [ -n "${ENVS[$s]:-}" ] || die "unknown size $s (1k, 10k, 50k)"
+  log "generating the $s fleet (${ENVS[$s]} environments x ${PER[$s]} containers)"
+  $PY "$HERE/gen_fleet.py" --out "$WORK/fleets/f$s" --envs "${ENVS[$s]}" --containers "${PER[$s]}"
+  map_lines+="    f$s ${ENVS[$s]};"$'\n'
+done
+
+# --- 4. nginx --------------------------------------------------------------------
+PORT=$($PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+NGX="$WORK/nginx"
+cat >"$NGX/nginx.conf" <<EOF
+# Generated by bench/run.sh: the synthetic fleets under $WORK/fleets.
+worker_processes 1;
+pid $NGX/nginx.pid;
+error_log $NGX/error.log warn;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  types { }
+  default_type application/json;
+  sendfile on; tcp_nopush on; tcp_nodelay on;
+  # Portainer (Go) keeps connections open and never caps requests on one.
+  keepalive_timeout 300s; keepalive_requests 1000000;
+  server_tokens off; etag off;
+  client_body_temp_path $NGX/tmp/body; proxy_temp_path $NGX/tmp/proxy;
+  fastcgi_temp_path $NGX/tmp/fastcgi; uwsgi_temp_path $NGX/tmp/uwsgi; scgi_temp_path $NGX/tmp/scgi;
+  # X-Total-Count: environments of each fleet, the same on every page.
+  map \$fleet \$fleet_total {
+    default 0;
+$map_lines  }
+  server {
+    listen 127.0.0.1:$PORT;
+    root $WORK/fleets;
+    # Each fleet: <fleet>/cur is the overlay (none, changed, revert) looked at
+    # before <fleet>/base; the driver switches it between polls.
+    location ~ "^/(?<fleet>f[0-9a-z]+)/api/endpoints\$" {
+      if (\$arg_start !~ "^[0-9]+\$") { return 400 '{"message":"Invalid query parameter","details":"start"}'; }
+      if (\$arg_limit !~ "^[0-9]+\$") { return 400 '{"message":"Invalid query parameter","details":"limit"}'; }
+      add_header X-Total-Count \$fleet_total always;
+      add_header X-Total-Available \$fleet_total always;
+      try_files /\$fleet/cur/endpoints/p_\${arg_start}_\${arg_limit}.json
+                /\$fleet/base/endpoints/p_\${arg_start}_\${arg_limit}.json =404;
+    }
+    location ~ "^/(?<fleet>f[0-9a-z]+)/api/endpoints/(?<eid>[0-9]+)/docker(?:/v[0-9.]+)?/containers/json\$" {
+      try_files /\$fleet/cur/e\$eid/list.json /\$fleet/base/e\$eid/list.json =404;
+    }
+    location ~ "^/(?<fleet>f[0-9a-z]+)/api/endpoints/(?<eid>[0-9]+)/docker(?:/v[0-9.]+)?/containers/(?<cid>[0-9a-f]{64})/json\$" {
+      try_files /\$fleet/cur/e\$eid/c/\$cid.json /\$fleet/base/e\$eid/c/\$cid.json @nosuch;
+    }
+    location ~ "^/(?<fleet>f[0-9a-z]+)/api/endpoints/(?<eid>[0-9]+)/docker(?:/v[0-9.]+)?/events\$" {
+      try_files /\$fleet/cur/e\$eid/events.json /\$fleet/base/e\$eid/events.json =404;
+    }
+    location @nosuch { return 404 '{"message":"No such container: \$cid"}'; }
+    # Anything else is a path the fleet does not model: logged, 404.
+    location / {
+      access_log $NGX/unmapped.log;
+      return 404 '{"message":"page not found"}';
+    }
+  }
+}
+EOF
+nginx -t -q -p "$NGX" -c "$NGX/nginx.conf" -e "$NGX/error.log" || die "nginx config rejected"
+nginx -p "$NGX" -c "$NGX/nginx.conf" -e "$NGX/error.log" -g 'daemon off;' &
+NGINX_PID=$!
+cleanup() {
+  if [ -n "${NGINX_PID:-}" ] && kill -0 "$NGINX_PID" 2>/dev/null; then
+    kill -QUIT "$NGINX_PID" 2>/dev/null || true
+    for _ in $(seq 1 50); do kill -0 "$NGINX_PID" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$NGINX_PID" 2>/dev/null || true
+  fi
+  if [ "${BENCH_KEEP:-no}" != yes ] && [ -d "$WORK/fleets" ]; then rm -rf "$WORK/fleets"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+BASE="http://127.0.0.1:$PORT"
+first=${SIZES%% *}
+probe="$BASE/f$first/api/endpoints?start=1&limit=100&excludeSnapshots=true"
+for _ in $(seq 1 50); do
+  curl -sf -o /dev/null "$probe" && break
+  sleep 0.1
+done
+curl -sf -o /dev/null "$probe" || die "nginx does not answer on $BASE"
+log "nginx (pid $NGINX_PID) serves the fleets on $BASE"
+
+# --- 5. measurements ---------------------------------------------------------------
+R="$WORK/results"
+echo "{\"loadavg_start\":\"$(cut -d' ' -f1-3 /proc/loadavg)\",\"parallel\":$PARALLEL,\"date\":\"$(date -u +%Y-%m-%dT%H:%M:%SZ)\",\"nproc\":$(nproc)}" >"$R/run.json"
+TYPES=(/usr/share/collectd/types.db "$TOP/src/portainer.types.db")
+for s in $SIZES; do
+  F="$WORK/fleets/f$s"
+  cp "$F/manifest.json" "$R/manifest_$s.json"
+  sched="cold$(printf ',none%.0s' $(seq 1 "$STEADY")),changed,revert,none"
+  log "$s: the plugin's poll code (driver), polls: $sched"
+  "$WORK/bin/driver" --url "$BASE/f$s" --schedule "$sched" --overlay-link "$F/cur" \
+    --max-in-flight "$PARALLEL" --interval 30 --json "$R/driver_$s.jsonl" --label "$s" >&2 ||
+    log "$s: the driver reported errors (see above)"
+  log "$s: curl and json_verify on the same documents"
+  {
+    $PY "$HERE/refs.py" curl --base "$BASE/f$s" --urls "$F/urls/lists.txt" --parallel "$PARALLEL" --label "$s/lists"
+    $PY "$HERE/refs.py" curl --base "$BASE/f$s" --urls "$F/urls/all.txt" --parallel "$PARALLEL" --label "$s/all"
+    $PY "$HERE/refs.py" json_verify --stream "$F/streams/lists.json" --label "$s/lists"
+    $PY "$HERE/refs.py" json_verify --stream "$F/streams/all.json" --label "$s/all"
+  } >>"$R/refs_$s.jsonl"
+  values=$($PY -c 'import json,sys; print([json.loads(l) for l in open(sys.argv[1])][1]["values"])' "$R/driver_$s.jsonl")
+  if [ "$COLLECTD" = yes ]; then
+    log "$s: collectd dispatching $values value lists per interval (trivial plugin)"
+    $PY "$HERE/refs.py" collectd --conf-dir "$WORK/collectd/dispatch_$s" --plugin-dir "$WORK/bin" \
+      --types-db "${TYPES[@]}" --values "$values" --interval 5 --warm 1 --measure 3 \
+      --label "$s" >>"$R/refs_$s.jsonl"
+    ival=5
+    [ "$s" = 50k ] && ival=10 # the cold poll must fit the interval
+    log "$s: collectd running the real plugin against the fleet (interval ${ival}s)"
+    $PY "$HERE/refs.py" collectd --conf-dir "$WORK/collectd/portainer_$s" --plugin-dir "$WORK/bin" \
+      --types-db "${TYPES[@]}" --values "$values" --interval "$ival" --warm 2 --measure 3 \
+      --portainer-url "$BASE/f$s" --portainer-plugin-dir "$WORK/build/.libs" --max-in-flight "$PARALLEL" \
+      --label "$s" >>"$R/refs_$s.jsonl"
+  fi
+  sample=0
+  if [ "$s" = 50k ]; then
+    case "$PY_50K" in skip) sample=-1 ;; sample) sample=20 ;; esac
+  fi
+  if ((sample >= 0)); then
+    log "$s: the seeds' approach (Python requests, sequential)$( ((sample > 0)) && echo ", first $sample environments")"
+    $PY "$HERE/seed_reference.py" --url "$BASE/f$s" --max-envs "$sample" --label "$s" >>"$R/python_$s.jsonl"
+  fi
+done
+[ -s "$NGX/unmapped.log" ] && log "requests to paths the fleet does not model: $(wc -l <"$NGX/unmapped.log") (see $NGX/unmapped.log)"
+echo "{\"loadavg_end\":\"$(cut -d' ' -f1-3 /proc/loadavg)\",\"seconds\":$(($(date +%s) - T_START))}" >>"$R/run.json"
+
+# --- 6. report ---------------------------------------------------------------------
+cleanup
+NGINX_PID=
+$PY "$HERE/report.py" "$R" | tee "$WORK/results.md"
+log "done in $(($(date +%s) - T_START)) s; table in $WORK/results.md"
