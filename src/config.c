@@ -43,15 +43,17 @@ static int get_string(const oconfig_item_t *ci, char **dst) {
 
 static int get_positive_int(const char *src, const oconfig_item_t *ci, int min,
                             int max, int *ret) {
-  int v = 0;
-  if (cf_util_get_int(ci, &v) != 0)
+  double v = 0;
+  /* Read as a number first: collectd's int reader would wrap 1e11. */
+  if (cf_util_get_double(ci, &v) != 0)
     return -1;
-  if (v < min || v > max) {
-    ERROR(LOG_PREFIX "source \"%s\": %s must be between %d and %d, not %d", src,
-          ci->key, min, max, v);
+  if (!(v >= min && v <= max) || v != (double)(int)v) {
+    ERROR(LOG_PREFIX "source \"%s\": %s must be a whole number between %d "
+                     "and %d, not %g",
+          src, ci->key, min, max, v);
     return -1;
   }
-  *ret = v;
+  *ret = (int)v;
   return 0;
 }
 
@@ -224,11 +226,23 @@ static int get_shard(const char *src, const oconfig_item_t *ci,
 }
 
 static int check_url(const char *src, char *url) {
-  if (strncasecmp(url, "http://", 7) != 0 &&
-      strncasecmp(url, "https://", 8) != 0) {
+  /* The URL is not printed: it may carry a user and password. */
+  size_t scheme = strncasecmp(url, "http://", 7) == 0    ? 7
+                  : strncasecmp(url, "https://", 8) == 0 ? 8
+                                                         : 0;
+  if (scheme == 0) {
     ERROR(LOG_PREFIX "source \"%s\": URL must start with http:// or "
-                     "https://, not \"%s\"",
-          src, url);
+                     "https://",
+          src);
+    return -1;
+  }
+  if (url[scheme] == 0 || url[scheme] == '/' || url[scheme] == '?' ||
+      url[scheme] == '#' || url[scheme] == ':' || url[scheme] == '@') {
+    ERROR(LOG_PREFIX "source \"%s\": URL has no host name", src);
+    return -1;
+  }
+  if (strpbrk(url, " \t\r\n") != NULL) {
+    ERROR(LOG_PREFIX "source \"%s\": URL contains white space", src);
     return -1;
   }
   size_t len = strlen(url);
@@ -316,6 +330,21 @@ static int finish(source_conf_t *c) {
   }
   if (c->url != NULL && check_url(src, c->url) != 0)
     return -1;
+  if (c->token != NULL && c->token[0] == 0) {
+    ERROR(LOG_PREFIX "source \"%s\": Token is empty", src);
+    return -1;
+  }
+  if ((c->username != NULL && c->username[0] == 0) ||
+      (c->password != NULL && c->password[0] == 0)) {
+    ERROR(LOG_PREFIX "source \"%s\": Username and Password must not be "
+                     "empty",
+          src);
+    return -1;
+  }
+  if (c->socket != NULL && c->socket[0] == 0) {
+    ERROR(LOG_PREFIX "source \"%s\": Socket is empty", src);
+    return -1;
+  }
   if (c->client_key != NULL && c->client_cert == NULL) {
     ERROR(LOG_PREFIX "source \"%s\": ClientKey needs ClientCert", src);
     return -1;

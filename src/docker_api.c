@@ -356,6 +356,8 @@ typedef struct {
   json_stream_t base;
   container_t *c;
   bool have_state; /* a State object was seen */
+  /* The fields reported from inspect, seen with the right type. */
+  bool have_restarts, have_exit_code, have_oom;
   /* What goes into c at a successful finish. */
   int64_t restart_count;
   int64_t exit_code;
@@ -417,8 +419,10 @@ static int inspect_scalar(json_stream_t *js, const js_value_t *v) {
   switch (js->depth) {
   case 1:
     if (js_key_at(js, 1) == K_RESTARTS && num &&
-        js_number_to_int64(v->str, v->len, &n) == 0)
+        js_number_to_int64(v->str, v->len, &n) == 0 && n >= 0) {
       p->restart_count = n;
+      p->have_restarts = true;
+    }
     return 1;
   case 2:
     switch (js_key_at(js, 2)) {
@@ -427,12 +431,16 @@ static int inspect_scalar(json_stream_t *js, const js_value_t *v) {
         p->state = container_state_from_string(v->str, v->len);
       break;
     case K_OOM:
-      if (v->type == JS_BOOL)
+      if (v->type == JS_BOOL) {
         p->oom_killed = v->boolean;
+        p->have_oom = true;
+      }
       break;
     case K_EXITCODE:
-      if (num && js_number_to_int64(v->str, v->len, &n) == 0)
+      if (num && js_number_to_int64(v->str, v->len, &n) == 0) {
         p->exit_code = n;
+        p->have_exit_code = true;
+      }
       break;
     case K_STARTED:
       if (str)
@@ -459,6 +467,14 @@ static int inspect_finish(json_stream_t *js) {
   inspect_parser_t *p = (inspect_parser_t *)js;
   if (!p->have_state) {
     js_fail(js, "no State object in the inspect document");
+    return -1;
+  }
+  /* A default is never reported as if the daemon had said it. */
+  if (!p->have_restarts || !p->have_exit_code || !p->have_oom) {
+    js_fail(js, !p->have_restarts ? "RestartCount missing or not a count"
+                : !p->have_exit_code
+                    ? "State.ExitCode missing or not an integer"
+                    : "State.OOMKilled missing or not a boolean");
     return -1;
   }
   container_t *c = p->c;

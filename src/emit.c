@@ -88,7 +88,9 @@ static void emit_env(emitter_t *em, const source_t *s, const inv_env_t *e,
   const source_conf_t *conf = source_conf(s);
 
   /* Self: is this Docker host answering? */
-  sstrncpy(em->vl.host, e->name, sizeof(em->vl.host));
+  /* The environment's name is data from the API: sanitized and fitted like
+   * the container identities. */
+  identity_field(em->vl.host, e->name, NULL);
   sstrncpy(em->vl.plugin, "portainer", sizeof(em->vl.plugin));
   sstrncpy(em->vl.plugin_instance, conf->name, sizeof(em->vl.plugin_instance));
   gauge(em, "up", "environment", e->up ? 1.0 : 0.0);

@@ -54,7 +54,7 @@ struct http_req_s {
   CURL *easy;
   long status;
   int64_t total_count;
-  int64_t date; /* Date header, unix seconds; 0 when absent */
+  int64_t date;    /* Date header, unix seconds; 0 when absent */
   size_t received; /* body bytes of the current response */
   char *errbody;   /* HTTP_ERROR_BODY_MAX + 1 bytes, allocated on demand */
   size_t errbody_len;
@@ -505,7 +505,13 @@ static void req_complete(http_req_t *r, CURLcode rc) {
   } else {
     /* errbuf is copied by req_finish before the request is freed. */
     const char *m = r->errbuf[0] != '\0' ? r->errbuf : curl_easy_strerror(rc);
-    req_finish(r, map_curl_error(rc), m);
+    http_error_t e = map_curl_error(rc);
+    /* With TLS 1.3 a server refusing our client certificate says so in an
+     * alert read after the handshake: a receive error naming SSL. */
+    if ((rc == CURLE_RECV_ERROR || rc == CURLE_SEND_ERROR) &&
+        (strstr(m, "SSL") != NULL || strstr(m, "TLS") != NULL))
+      e = HTTP_ERR_TLS;
+    req_finish(r, e, m);
   }
 }
 

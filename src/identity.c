@@ -192,6 +192,23 @@ void identity_assign(container_t *const *cs, size_t n,
         }
         i = j;
       }
+      /* Pass 3: ids sharing their first 12 characters (only a hostile
+       * server sends those): number what still collides, in id order. */
+      if (sort_and_check(slots, n)) {
+        i = 0;
+        while (i < n) {
+          size_t j = i + 1;
+          while (j < n && same_key(&slots[i], &slots[j]))
+            j++;
+          for (size_t k = i; j - i > 1 && k < j; k++) {
+            const container_t *c = slots[k].c;
+            char sfx[IDENTITY_SIZE];
+            snprintf(sfx, sizeof(sfx), "~%.12s#%zu", c->id, k - i + 1);
+            identity_field(ids[slots[k].index].plugin_instance, c->name, sfx);
+          }
+          i = j;
+        }
+      }
     }
   }
   free(slots);

@@ -41,8 +41,12 @@ typedef struct {
   char **dirty; /* ids named by events this poll */
   size_t dirty_num, dirty_cap;
 
-  /* Last fault logged, so that a fault is logged once, not every poll. */
+  /* Last faults logged, so that a fault is logged once, not every poll:
+   * of the list, of the events requests, of the inspects. */
   char fault[256];
+  char events_fault[256];
+  char inspect_fault[256];
+  bool inspect_failed; /* an inspect failed this poll */
 } inv_env_t;
 
 typedef struct {

@@ -14,6 +14,7 @@
 #include "source.h"
 
 #include "docker_api.h"
+#include "identity.h"
 #include "portainer_api.h"
 
 #include <inttypes.h>
@@ -149,6 +150,28 @@ void source_conf_free(source_conf_t *c) {
 
 /* --- logging and errors --------------------------------------------------- */
 
+/* Replaces every occurrence of secret in msg: a server may well echo what
+ * it was sent (a token, a login body) in its error message. */
+static void redact(char *msg, size_t size, const char *secret) {
+  static const char mark[] = "<secret>";
+  const size_t mlen = sizeof(mark) - 1;
+  size_t slen = secret != NULL ? strlen(secret) : 0;
+  if (slen < 4)
+    return; /* too short to search for without mangling the message */
+  char *from = msg;
+  char *p;
+  while ((p = strstr(from, secret)) != NULL) {
+    size_t head = (size_t)(p - msg);
+    size_t tail = strlen(p + slen);
+    if (head + mlen + tail + 1 > size) /* the mark is longer: cut the end */
+      tail = size - 1 - head - mlen;
+    memmove(p + mlen, p + slen, tail);
+    memcpy(p, mark, mlen);
+    p[mlen + tail] = 0;
+    from = p + mlen; /* never search the mark itself */
+  }
+}
+
 __attribute__((format(printf, 3, 4))) static void slog(source_t *s, int level,
                                                        const char *fmt, ...) {
   char msg[1024];
@@ -158,6 +181,14 @@ __attribute__((format(printf, 3, 4))) static void slog(source_t *s, int level,
   va_start(ap, fmt);
   vsnprintf(msg, sizeof(msg), fmt, ap);
   va_end(ap);
+  redact(msg, sizeof(msg), s->conf.token);
+  redact(msg, sizeof(msg), s->conf.password);
+  redact(msg, sizeof(msg), s->jwt);
+  /* Names and server messages are data: no control character reaches the
+   * log (a newline would forge a line). */
+  for (char *c = msg; *c != 0; c++)
+    if ((unsigned char)*c < 0x20 || *c == 0x7f)
+      *c = ' ';
   s->log(s->log_ud, level, msg);
 }
 
@@ -226,21 +257,24 @@ static void fault(source_t *s, char *slot, size_t slot_size,
   slog(s, SOURCE_LOG_ERR, "%s: %s", what, msg);
 }
 
-static void recovered(source_t *s, char *slot, const char *what) {
+static void recovered(source_t *s, char *slot, const char *what,
+                      const char *which) {
   if (slot[0] == 0)
     return;
   slot[0] = 0;
-  slog(s, SOURCE_LOG_INFO, "%s: answering again", what);
+  slog(s, SOURCE_LOG_INFO, "%s: %s answering again", what, which);
 }
 
 static void env_what(const source_t *s, const inv_env_t *e, char *buf,
                      size_t size) {
+  char name[IDENTITY_SIZE];
+  identity_field(name, e->name, NULL); /* as in the host field */
   if (s->conf.kind == SOURCE_PORTAINER)
     snprintf(buf, size, "source \"%s\": environment \"%s\" (id %" PRId64 ")",
-             s->conf.name, e->name, e->id);
+             s->conf.name, name, e->id);
   else
     snprintf(buf, size, "source \"%s\": Docker host \"%s\"", s->conf.name,
-             e->name);
+             name);
 }
 
 /* Counts an error and logs it once per fault. */
@@ -255,14 +289,24 @@ static void request_failed(source_t *s, req_t *r, const http_result_t *res) {
            source_err_kind_name(kind), res->status);
 
   if (r->env != NULL) {
-    env_what(s, r->env, what, sizeof(what));
+    inv_env_t *e = r->env;
+    env_what(s, e, what, sizeof(what));
     if (r->kind == REQ_INSPECT) {
+      char m2[1024], name[IDENTITY_SIZE];
+      identity_field(name, r->c->name, NULL);
+      snprintf(m2, sizeof(m2), "inspect of container \"%s\" failed: %.700s",
+               name, msg);
+      e->inspect_failed = true;
+      fault(s, e->inspect_fault, sizeof(e->inspect_fault), sig, what, m2);
+    } else if (r->kind == REQ_EVENTS) {
       char m2[1024];
-      snprintf(m2, sizeof(m2), "inspect of container \"%.200s\" failed: %.700s",
-               r->c->name, msg);
-      fault(s, r->env->fault, sizeof(r->env->fault), sig, what, m2);
+      snprintf(m2, sizeof(m2),
+               "events request failed (every container is inspected "
+               "instead): %.700s",
+               msg);
+      fault(s, e->events_fault, sizeof(e->events_fault), sig, what, m2);
     } else {
-      fault(s, r->env->fault, sizeof(r->env->fault), sig, what, msg);
+      fault(s, e->fault, sizeof(e->fault), sig, what, msg);
     }
   } else {
     snprintf(what, sizeof(what), "source \"%s\"", s->conf.name);
@@ -440,6 +484,26 @@ static void on_container(void *ud, container_t *c) {
   inv_env_list_add(r->env, c);
 }
 
+/* Does an inspect tell anything the chosen signals need that the list
+ * does not?  (With Collect "state" "health", Docker needs none.) */
+static bool inspect_useful(unsigned collect, const container_t *c) {
+  if (collect & (COLLECT_RESTART_COUNT | COLLECT_OOM_KILLED | COLLECT_UPTIME |
+                 COLLECT_FAILING_STREAK))
+    return true;
+  if ((collect & COLLECT_HEALTH) && !c->list_health_known)
+    return true; /* Podman: health only in inspect */
+  if (collect & COLLECT_EXIT_CODE) {
+    container_status_t st;
+    container_status_parse(c->status, &st);
+    container_state_t state = container_state(c);
+    if ((state == CSTATE_EXITED || state == CSTATE_DEAD ||
+         state == CSTATE_RESTARTING) &&
+        !st.exit_code_known)
+      return true; /* "Dead" says no code */
+  }
+  return false;
+}
+
 /* The list (and its events, if any) are in: commit, then inspect what
  * needs it. */
 static void list_complete(source_t *s, inv_env_t *e) {
@@ -449,9 +513,13 @@ static void list_complete(source_t *s, inv_env_t *e) {
   if (e->list_date > 0)
     e->events_until = e->list_date;
   env_what(s, e, what, sizeof(what));
-  recovered(s, e->fault, what);
+  recovered(s, e->fault, what, "its container list is");
+  if (!e->events_failed)
+    recovered(s, e->events_fault, what, "its events are");
+  e->inspect_failed = false;
   for (size_t i = 0; i < e->cs_num; i++)
-    if (e->needs_inspect == NULL || e->needs_inspect[i])
+    if ((e->needs_inspect == NULL || e->needs_inspect[i]) &&
+        inspect_useful(s->conf.collect, e->cs[i]))
       queue_inspect(s, e, e->cs[i]);
   pump_inspects(s);
 }
@@ -902,10 +970,16 @@ int source_poll(source_t *s) {
 
   for (size_t i = 0; i < s->inv->envs_num; i++) {
     inv_env_t *e = s->inv->envs[i];
-    if (!e->listed)
+    if (!e->listed) {
       e->up = false; /* not reached this poll (a page failed) */
-    else if (e->up)
+    } else if (e->up) {
       inv_env_drop_vanished(e);
+      if (!e->inspect_failed && e->inspect_fault[0] != 0) {
+        char what[512];
+        env_what(s, e, what, sizeof(what));
+        recovered(s, e->inspect_fault, what, "inspects are");
+      }
+    }
   }
   /* Environments gone from a complete list are gone for good. */
   if (s->conf.kind == SOURCE_PORTAINER && s->pages_ok && s->api_answered)
@@ -919,7 +993,7 @@ int source_poll(source_t *s) {
     char what[256];
     s->stats.last_success = s->now;
     snprintf(what, sizeof(what), "source \"%s\"", s->conf.name);
-    recovered(s, s->fault, what);
+    recovered(s, s->fault, what, "the API is");
   }
   return up ? 0 : -1;
 }

@@ -307,6 +307,19 @@ static void b_timeout(oconfig_item_t *ci) {
   opt_s(ci, "Token", SECRET);
   opt_n(ci, "Timeout", 0);
 }
+static void b_empty_host(oconfig_item_t *ci) {
+  opt_s(ci, "URL", "http://");
+  opt_s(ci, "Token", SECRET);
+}
+static void b_empty_token(oconfig_item_t *ci) {
+  opt_s(ci, "URL", "http://127.0.0.1:1");
+  opt_s(ci, "Token", "");
+}
+static void b_huge_size(oconfig_item_t *ci) {
+  opt_s(ci, "URL", "http://127.0.0.1:1");
+  opt_s(ci, "Token", SECRET);
+  opt_n(ci, "MaxResponseSize", 99999999999.0);
+}
 static void b_timeout_type(oconfig_item_t *ci) {
   opt_s(ci, "URL", "http://127.0.0.1:1");
   opt_s(ci, "Token", SECRET);
@@ -387,7 +400,10 @@ static void test_errors(void **state) {
   expect_error("Portainer", b_bad_ti, "TypeInstance must be");
   expect_error("Portainer", b_bad_collect, "unknown signal \"cpu\"");
   expect_error("Portainer", b_unknown, "unknown option \"Colour\"");
-  expect_error("Portainer", b_timeout, "Timeout must be between");
+  expect_error("Portainer", b_timeout, "Timeout must be a whole number");
+  expect_error("Portainer", b_empty_host, "URL has no host name");
+  expect_error("Portainer", b_empty_token, "Token is empty");
+  expect_error("Portainer", b_huge_size, "MaxResponseSize must be a whole");
   expect_error("Portainer", b_timeout_type, "Timeout");
   expect_error("Portainer", b_interval, "Interval must be");
   expect_error("Portainer", b_key_no_cert, "ClientKey needs ClientCert");

@@ -845,6 +845,76 @@ static void test_inspect_truncated_keeps_container(void **state) {
   }
 }
 
+/* doc with a valid RestartCount, State.ExitCode and State.OOMKilled put in
+ * front of its own (which, when valid, win): the inspect parser refuses a
+ * document without them, and these cases test the other fields.  NULL when
+ * doc has no top-level State object. */
+static char *with_required(const char *doc) {
+  size_t len = strlen(doc);
+  int depth = 0;
+  bool in_str = false;
+  if (len == 0 || doc[0] != '{')
+    return NULL;
+  for (size_t i = 0; i < len; i++) {
+    char ch = doc[i];
+    if (in_str) {
+      if (ch == '\\')
+        i++;
+      else if (ch == '"')
+        in_str = false;
+      continue;
+    }
+    if (ch == '"') {
+      if (depth == 1 && strncmp(doc + i, "\"State\":{", 9) == 0) {
+        char *out = malloc(len + 64);
+        assert_non_null(out);
+        bool empty = doc[i + 9] == '}';
+        snprintf(out, len + 64,
+                 "{\"RestartCount\":0,%.*s"
+                 "\"ExitCode\":0,\"OOMKilled\":false%s%s",
+                 (int)(i + 9 - 1), doc + 1, empty ? "" : ",", doc + i + 9);
+        return out;
+      }
+      in_str = true;
+    } else if (ch == '{' || ch == '[') {
+      depth++;
+    } else if (ch == '}' || ch == ']') {
+      depth--;
+    }
+  }
+  return NULL;
+}
+
+static void test_inspect_requires_reported_fields(void **state) {
+  (void)state;
+  static const char *bad[] = {
+      "{\"State\":{\"ExitCode\":0,\"OOMKilled\":false}}",
+      "{\"RestartCount\":\"7\",\"State\":{\"ExitCode\":0,"
+      "\"OOMKilled\":false}}",
+      "{\"RestartCount\":2.5,\"State\":{\"ExitCode\":0,\"OOMKilled\":false}}",
+      "{\"RestartCount\":1,\"State\":{\"ExitCode\":\"3\",\"OOMKilled\":false}}",
+      "{\"RestartCount\":1,\"State\":{\"ExitCode\":3,\"OOMKilled\":\"true\"}}",
+      "{\"RestartCount\":1,\"State\":{\"ExitCode\":3}}",
+  };
+  for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    container_t *c = container_new();
+    assert_non_null(c);
+    if (parse_inspect(bad[i], strlen(bad[i]), 0, c) != -1)
+      fail_msg("accepted: %s", bad[i]);
+    assert_false(c->inspected);
+    container_free(c);
+  }
+  const char *good =
+      "{\"RestartCount\":4,\"State\":{\"ExitCode\":3,\"OOMKilled\":true}}";
+  container_t *c = container_new();
+  assert_int_equal(parse_inspect(good, strlen(good), 0, c), 0);
+  assert_true(c->inspected);
+  assert_int_equal(c->restart_count, 4);
+  assert_int_equal(c->exit_code, 3);
+  assert_true(c->oom_killed);
+  container_free(c);
+}
+
 static void test_inspect_wrong_types(void **state) {
   (void)state;
   static const struct {
@@ -863,7 +933,8 @@ static void test_inspect_wrong_types(void **state) {
        false, false, CHEALTH_NONE, 0, 0, CSTATE_UNKNOWN},
       {"{\"RestartCount\":3.5,\"State\":{\"ExitCode\":-1.5}}", 0, 0, 0, false,
        false, CHEALTH_NONE, 0, 0, CSTATE_UNKNOWN},
-      {"{\"RestartCount\":-2,\"State\":{\"ExitCode\":-1}}", 0, -2, -1, false,
+      /* A negative count is not a count (the prefix's 0 stays). */
+      {"{\"RestartCount\":-2,\"State\":{\"ExitCode\":-1}}", 0, 0, -1, false,
        false, CHEALTH_NONE, 0, 0, CSTATE_UNKNOWN},
       {"{\"RestartCount\":99999999999999999999,\"State\":{}}", 0, 0, 0, false,
        false, CHEALTH_NONE, 0, 0, CSTATE_UNKNOWN},
@@ -918,7 +989,10 @@ static void test_inspect_wrong_types(void **state) {
   for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
     container_t *c = container_new();
     assert_non_null(c);
-    int rc = parse_inspect(cases[i].doc, strlen(cases[i].doc), 0, c);
+    char *doc = cases[i].rc == 0 ? with_required(cases[i].doc) : NULL;
+    const char *d = doc != NULL ? doc : cases[i].doc;
+    int rc = parse_inspect(d, strlen(d), 0, c);
+    free(doc);
     if (rc != cases[i].rc)
       fail_msg("case %zu: rc %d", i, rc);
     assert_int_equal(c->inspected, rc == 0);
@@ -1381,6 +1455,7 @@ int main(void) {
       cmocka_unit_test(test_inspect_fixtures),
       cmocka_unit_test(test_inspect_truncated_keeps_container),
       cmocka_unit_test(test_inspect_wrong_types),
+      cmocka_unit_test(test_inspect_requires_reported_fields),
       cmocka_unit_test(test_inspect_reused_container),
       cmocka_unit_test(test_events_fixture),
       cmocka_unit_test(test_events_formats),

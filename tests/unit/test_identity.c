@@ -182,6 +182,21 @@ static void test_ten_thousand_same_name(void **state) {
   free(ids);
 }
 
+static void test_ids_sharing_a_prefix(void **state) {
+  (void)state;
+  container_t *cs[3] = {mk("abcdefabcdef0001", "x", "i", NULL),
+                        mk("abcdefabcdef0002", "x", "i", NULL),
+                        mk("abcdefabcdef0003", "x", "i", NULL)};
+  identity_t ids[3];
+  identity_assign(cs, 3, TYPE_INSTANCE_IMAGE, ids);
+  assert_string_not_equal(ids[0].plugin_instance, ids[1].plugin_instance);
+  assert_string_not_equal(ids[1].plugin_instance, ids[2].plugin_instance);
+  assert_string_not_equal(ids[0].plugin_instance, ids[2].plugin_instance);
+  assert_string_equal(ids[0].plugin_instance, "x~abcdefabcdef#1");
+  for (int i = 0; i < 3; i++)
+    container_free(cs[i]);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_short_values_unchanged),
@@ -193,6 +208,7 @@ int main(void) {
       cmocka_unit_test(test_same_name_different_image_no_collision),
       cmocka_unit_test(test_label_type_instance),
       cmocka_unit_test(test_ten_thousand_same_name),
+      cmocka_unit_test(test_ids_sharing_a_prefix),
   };
   return cmocka_run_group_tests_name("identity", tests, NULL, NULL);
 }

@@ -56,6 +56,7 @@ static const char *INSPECT_JOB =
     "\"FinishedAt\":\"2026-11-22T00:00:01Z\"}}";
 static const char *INSPECT_ANY =
     "{\"RestartCount\":1,\"State\":{\"Status\":\"running\",\"ExitCode\":0,"
+    "\"OOMKilled\":false,"
     "\"StartedAt\":\"2026-11-22T00:00:00Z\"}}";
 static const char *GONE = "{\"message\":\"No such container: ccc3\"}";
 
@@ -274,7 +275,9 @@ static void test_env_down_others_fine(void **state) {
   portainer_routes(ms, 200);
   assert_int_equal(source_poll(s), 0);
   assert_true(inventory_find(source_inventory(s), 1)->up);
-  assert_int_equal(logs_matching("\"local\" (id 1): answering again"), 1);
+  assert_int_equal(
+      logs_matching("\"local\" (id 1): its container list is answering again"),
+      1);
   no_secret_logged();
   source_free(s);
   ms_stop(ms);
