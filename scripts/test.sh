@@ -36,6 +36,11 @@ if ! python3 "$TOP/tests/e2e/test_e2e.py" --build-dir "$BUILD" --installed; then
   status=1
 fi
 
+say "fault matrix (docs/FAULTS.md): hostile and failing servers, TLS, config, secrets"
+if ! python3 "$TOP/tests/e2e/test_faults.py" --build-dir "$BUILD"; then
+  status=1
+fi
+
 say "coverage of src/ (unit + end-to-end)"
 make -s -C "$BUILD" coverage 2>&1 | grep -E '^ +(lines|functions|branches)\.' || status=1
 

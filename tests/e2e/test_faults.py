@@ -1350,8 +1350,8 @@ class Suite:
             ("b_url_userinfo", '    URL "ftp://admin:%s@127.0.0.1"\n' % CFG_PASSWORD + tok,
              "must start with http"),
             ("b_token_empty", u + '    Token ""', "Token"),
-            ("b_timeout_neg", u + tok + "\n    Timeout -5", "Timeout must be between"),
-            ("b_timeout_big", u + tok + "\n    Timeout 3600001", "Timeout must be between"),
+            ("b_timeout_neg", u + tok + "\n    Timeout -5", "Timeout must be a whole number between"),
+            ("b_timeout_big", u + tok + "\n    Timeout 3600001", "Timeout must be a whole number between"),
             ("b_interval_zero", u + tok + "\n    Interval 0", "Interval must be"),
             ("b_interval_str", u + tok + '\n    Interval "soon"', "Interval"),
             ("b_maxresp_small", u + tok + "\n    MaxResponseSize 100", "MaxResponseSize"),
@@ -1716,7 +1716,8 @@ class Suite:
             return
         again = src_lines(lines, c.name, needle="answering again")
         if c.recover:
-            ok = len(again) == 1 and c.what + ": answering again" in again[0]
+            ok = (len(again) == 1 and c.what + ": " in again[0]
+                  and "answering again" in again[0])
             check("%s: one \"answering again\" line" % c.row, ok,
                   "%r" % [ln[22:200] for ln in again[:4]])
         check("%s: still one error line at the end" % c.row, len(err) == 1,
