@@ -68,6 +68,9 @@ typedef struct container_s {
 
   /* Set by the poll when an inspect answered 404: gone since the list. */
   bool vanished;
+  /* Set by the inventory while a list is built: this object of the last
+   * list is listed again unchanged and carried over whole. */
+  bool reused;
 } container_t;
 
 /* "running" -> CSTATE_RUNNING ...; anything else -> CSTATE_UNKNOWN.

@@ -29,12 +29,14 @@ static void free_dirty(inv_env_t *e) {
   e->dirty_num = e->dirty_cap = 0;
 }
 
+static void free_next(inv_env_t *e);
+
 static void env_free(inv_env_t *e) {
   if (e == NULL)
     return;
+  free_next(e); /* first: it may hold objects of cs */
   free_containers(e->cs, e->cs_num);
   free(e->needs_inspect);
-  free_containers(e->next, e->next_num);
   free_dirty(e);
   free(e->name);
   free(e);
@@ -96,19 +98,60 @@ void inventory_prune_unlisted(inventory_t *inv) {
   inv->envs_num = keep;
 }
 
+static container_t *find_old(container_t **cs, size_t n, const char *id);
+
+/* Frees a list being built; what it took over from the current list stays
+ * there. */
+static void free_next(inv_env_t *e) {
+  for (size_t i = 0; i < e->next_num; i++) {
+    if (e->next[i]->reused)
+      e->next[i]->reused = false;
+    else
+      container_free(e->next[i]);
+  }
+  free(e->next);
+}
+
+static bool same_str(const char *a, const char *b) {
+  return (a == NULL && b == NULL) ||
+         (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
+/* Everything a list item says is the same as last time. */
+static bool same_list_facts(const container_t *a, const container_t *b) {
+  return a->state == b->state && a->list_health_known == b->list_health_known &&
+         a->list_health == b->list_health &&
+         a->list_failing_streak == b->list_failing_streak &&
+         same_str(a->status, b->status) && same_str(a->name, b->name) &&
+         same_str(a->image, b->image) && same_str(a->label, b->label) &&
+         same_str(a->node, b->node);
+}
+
 void inv_env_list_begin(inv_env_t *e) {
-  free_containers(e->next, e->next_num);
+  free_next(e);
   e->next = NULL;
   e->next_num = e->next_cap = 0;
   free_dirty(e);
 }
 
 int inv_env_list_add(inv_env_t *e, container_t *c) {
+  /* Unchanged since the last list (the common case): keep the object we
+   * have and drop the new one at once, so a steady poll does not hold two
+   * copies of the inventory. */
+  container_t *old = find_old(e->cs, e->cs_num, c->id);
+  if (old != NULL && !old->reused && same_list_facts(old, c)) {
+    container_free(c);
+    old->reused = true;
+    c = old;
+  }
   if (e->next_num == e->next_cap) {
     size_t cap = e->next_cap ? e->next_cap * 2 : 64;
     container_t **n = realloc(e->next, cap * sizeof(*n));
     if (n == NULL) {
-      container_free(c);
+      if (c->reused)
+        c->reused = false; /* still owned by the current list */
+      else
+        container_free(c);
       return -1;
     }
     e->next = n;
@@ -268,10 +311,16 @@ void inv_env_list_commit(inv_env_t *e, bool full, int64_t now) {
   bool *needs = calloc(n ? n : 1, sizeof(*needs));
 
   qsort(cs, n, sizeof(*cs), cmp_container);
-  /* The same id twice (a merged list gone wrong): keep the first. */
+  /* The same id twice (a merged list gone wrong): keep one, the carried
+   * over object if it is one of them. */
   size_t keep = 0;
   for (size_t i = 0; i < n; i++) {
     if (keep > 0 && strcmp(cs[keep - 1]->id, cs[i]->id) == 0) {
+      if (cs[i]->reused) {
+        container_t *t = cs[keep - 1];
+        cs[keep - 1] = cs[i];
+        cs[i] = t;
+      }
       container_free(cs[i]);
       continue;
     }
@@ -305,7 +354,13 @@ void inv_env_list_commit(inv_env_t *e, bool full, int64_t now) {
       c->inspected = false; /* no memory to track: report list facts only */
   }
 
-  free_containers(e->cs, e->cs_num);
+  /* The last list's objects not carried over are gone now. */
+  for (size_t i = 0; i < e->cs_num; i++)
+    if (!e->cs[i]->reused)
+      container_free(e->cs[i]);
+  free(e->cs);
+  for (size_t i = 0; i < n; i++)
+    cs[i]->reused = false;
   free(e->needs_inspect);
   e->cs = cs;
   e->cs_num = n;
@@ -318,7 +373,7 @@ void inv_env_list_commit(inv_env_t *e, bool full, int64_t now) {
 }
 
 void inv_env_list_abort(inv_env_t *e) {
-  free_containers(e->next, e->next_num);
+  free_next(e);
   e->next = NULL;
   e->next_num = e->next_cap = 0;
   free_dirty(e);

@@ -176,6 +176,44 @@ static void test_uptime_bounds(void **state) {
   assert_int_equal(status_uptime_bounds(NULL, &lo, &hi), -1);
 }
 
+static void test_unchanged_objects_reused(void **state) {
+  (void)state;
+  inventory_t *inv = inventory_new();
+  inv_env_t *e = inventory_env(inv, 1, "h");
+  container_t *l1[] = {mk("a", CSTATE_RUNNING, "Up 3 weeks"),
+                       mk("b", CSTATE_RUNNING, "Up 3 weeks")};
+  poll_once(e, l1, 2, false);
+  inspect_all(e, NOW - 22 * 86400); /* "Up 3 weeks" */
+  container_t *a = e->cs[0], *b = e->cs[1];
+
+  /* a unchanged: the same object, with what inspect told; b changed. */
+  container_t *l2[] = {mk("a", CSTATE_RUNNING, "Up 3 weeks"),
+                       mk("b", CSTATE_EXITED, "Exited (1) 1 second ago"),
+                       mk("a", CSTATE_RUNNING, "Up 3 weeks")}; /* twice */
+  poll_once(e, l2, 3, false);
+  assert_int_equal(e->cs_num, 2);
+  assert_ptr_equal(e->cs[0], a);
+  assert_false(a->reused);
+  assert_int_equal(a->restart_count, 7);
+  assert_false(e->needs_inspect[0]);
+  assert_ptr_not_equal(e->cs[1], b);
+  assert_true(e->needs_inspect[1]);
+
+  /* An aborted list gives back what it took over, frees the rest. */
+  inv_env_list_begin(e);
+  inv_env_list_add(e, mk("a", CSTATE_RUNNING, "Up 3 weeks"));
+  inv_env_list_add(e, mk("c", CSTATE_RUNNING, "Up 1 second"));
+  inv_env_list_abort(e);
+  assert_int_equal(e->cs_num, 2);
+  assert_ptr_equal(e->cs[0], a);
+  assert_false(a->reused);
+
+  /* ... and so does an environment freed in the middle of a list. */
+  inv_env_list_begin(e);
+  inv_env_list_add(e, mk("a", CSTATE_RUNNING, "Up 3 weeks"));
+  inventory_free(inv);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_new_then_steady),
@@ -183,6 +221,7 @@ int main(void) {
       cmocka_unit_test(test_podman_health_needs_inspect),
       cmocka_unit_test(test_duplicates_vanished_prune),
       cmocka_unit_test(test_uptime_bounds),
+      cmocka_unit_test(test_unchanged_objects_reused),
   };
   return cmocka_run_group_tests_name("inventory", tests, NULL, NULL);
 }
