@@ -44,6 +44,27 @@ fi
 say "coverage of src/ (unit + end-to-end)"
 make -s -C "$BUILD" coverage 2>&1 | grep -E '^ +(lines|functions|branches)\.' || status=1
 
+say "unit tests under AddressSanitizer + UndefinedBehaviorSanitizer"
+ASAN="$TOP/build/asan"
+rm -rf "$ASAN"
+build "$ASAN" --enable-sanitizers
+if ! make -s -C "$ASAN" -j"$(nproc)" check >"$ASAN/check.out" 2>&1; then
+  status=1
+  cat "$ASAN/check.out"
+fi
+for log in "$ASAN"/tests/unit/test_*.log; do
+  grep -E '^\[==========\] .*run\.|^\[  (PASSED|FAILED)  \]|FAILED TEST|ERROR: (Address|Leak)Sanitizer|runtime error' "$log" || true
+done
+
+say "collectd with the sanitizer-built plugin, containers coming and going"
+bash "$TOP/tests/valgrind/asan_run.sh" || status=1
+
+say "valgrind memcheck: collectd with the plugin through many polls"
+bash "$TOP/tests/valgrind/run.sh" || status=1
+
+say "fuzzing smoke run (libFuzzer, every harness; long runs: fuzz/RESULTS.md)"
+FUZZ_OUT="$TOP/build/fuzz" bash "$TOP/fuzz/run.sh" 10 || status=1
+
 if [ "$status" -ne 0 ]; then
   say "FAILED"
 else
