@@ -18,6 +18,16 @@
 
 #define LOG_PREFIX "portainer plugin: "
 
+/* Errors say which source is not started and why, in one line.  The count
+ * tells whether a failure was logged here or only by one of collectd's
+ * cf_util_get_* helpers (whose line does not name the source). */
+static unsigned errors_logged;
+#define CERROR(...)                                                            \
+  do {                                                                         \
+    errors_logged++;                                                           \
+    ERROR(LOG_PREFIX __VA_ARGS__);                                             \
+  } while (0)
+
 static const struct {
   const char *name;
   unsigned bit;
@@ -48,9 +58,9 @@ static int get_positive_int(const char *src, const oconfig_item_t *ci, int min,
   if (cf_util_get_double(ci, &v) != 0)
     return -1;
   if (!(v >= min && v <= max) || v != (double)(int)v) {
-    ERROR(LOG_PREFIX "source \"%s\": %s must be a whole number between %d "
-                     "and %d, not %g",
-          src, ci->key, min, max, v);
+    CERROR("source \"%s\" not started: %s must be a whole number between %d "
+           "and %d, not %g",
+           src, ci->key, min, max, v);
     return -1;
   }
   *ret = (int)v;
@@ -70,9 +80,9 @@ static int get_regex(const char *src, const oconfig_item_t *ci,
   if (status != 0) {
     char msg[256];
     regerror(status, &r->re, msg, sizeof(msg));
-    ERROR(LOG_PREFIX "source \"%s\": %s \"%s\" is not a valid regular "
-                     "expression: %s",
-          src, ci->key, pattern, msg);
+    CERROR("source \"%s\" not started: %s \"%s\" is not a valid regular "
+           "expression: %s",
+           src, ci->key, pattern, msg);
     sfree(pattern);
     return -1;
   }
@@ -87,8 +97,8 @@ static int read_token_file(const char *src, const char *path, char **token) {
   struct stat st;
   FILE *fh = fopen(path, "r");
   if (fh == NULL) {
-    ERROR(LOG_PREFIX "source \"%s\": TokenFile \"%s\": %s", src, path,
-          STRERRNO);
+    CERROR("source \"%s\" not started: TokenFile \"%s\": %s", src, path,
+           STRERRNO);
     return -1;
   }
   if (fstat(fileno(fh), &st) == 0 && (st.st_mode & (S_IRWXG | S_IRWXO)))
@@ -108,8 +118,8 @@ static int read_token_file(const char *src, const char *path, char **token) {
   while (len > 0 && (start[len - 1] == ' ' || start[len - 1] == '\t'))
     start[--len] = 0;
   if (len == 0) {
-    ERROR(LOG_PREFIX "source \"%s\": TokenFile \"%s\" holds no token", src,
-          path);
+    CERROR("source \"%s\" not started: TokenFile \"%s\" holds no token", src,
+           path);
     memset(buf, 0, sizeof(buf));
     return -1;
   }
@@ -122,7 +132,7 @@ static int read_token_file(const char *src, const char *path, char **token) {
 static int get_collect(const char *src, const oconfig_item_t *ci,
                        unsigned *collect, bool *first) {
   if (ci->values_num < 1) {
-    ERROR(LOG_PREFIX "source \"%s\": Collect needs at least one signal", src);
+    CERROR("source \"%s\" not started: Collect needs at least one signal", src);
     return -1;
   }
   if (*first) {
@@ -132,8 +142,8 @@ static int get_collect(const char *src, const oconfig_item_t *ci,
   for (int i = 0; i < ci->values_num; i++) {
     bool found = false;
     if (ci->values[i].type != OCONFIG_TYPE_STRING) {
-      ERROR(LOG_PREFIX "source \"%s\": Collect takes signal names (strings)",
-            src);
+      CERROR("source \"%s\" not started: Collect takes signal names (strings)",
+             src);
       return -1;
     }
     for (size_t j = 0; j < STATIC_ARRAY_SIZE(collect_names); j++) {
@@ -143,10 +153,10 @@ static int get_collect(const char *src, const oconfig_item_t *ci,
       }
     }
     if (!found) {
-      ERROR(LOG_PREFIX "source \"%s\": Collect: unknown signal \"%s\" "
-                       "(state, health, restart_count, exit_code, "
-                       "oom_killed, uptime, failing_streak)",
-            src, ci->values[i].value.string);
+      CERROR("source \"%s\" not started: Collect: unknown signal \"%s\" "
+             "(state, health, restart_count, exit_code, "
+             "oom_killed, uptime, failing_streak)",
+             src, ci->values[i].value.string);
       return -1;
     }
   }
@@ -170,9 +180,9 @@ static int get_type_instance(const char *src, const oconfig_item_t *ci,
     if (c->ti_label == NULL)
       status = -1;
   } else {
-    ERROR(LOG_PREFIX "source \"%s\": TypeInstance must be \"image\", "
-                     "\"none\" or \"label:<label key>\", not \"%s\"",
-          src, v);
+    CERROR("source \"%s\" not started: TypeInstance must be \"image\", "
+           "\"none\" or \"label:<label key>\", not \"%s\"",
+           src, v);
     status = -1;
   }
   sfree(v);
@@ -183,16 +193,16 @@ static int get_type_instance(const char *src, const oconfig_item_t *ci,
 static int get_ids(const char *src, const oconfig_item_t *ci, int64_t **ids,
                    size_t *num) {
   if (ci->values_num < 1) {
-    ERROR(LOG_PREFIX "source \"%s\": %s needs at least one id", src, ci->key);
+    CERROR("source \"%s\" not started: %s needs at least one id", src, ci->key);
     return -1;
   }
   for (int i = 0; i < ci->values_num; i++) {
     double v = ci->values[i].value.number;
     if (ci->values[i].type != OCONFIG_TYPE_NUMBER || v < 0 || v > 1e15 ||
         v != (double)(int64_t)v) {
-      ERROR(LOG_PREFIX "source \"%s\": %s takes numeric ids (as Portainer "
-                       "shows them)",
-            src, ci->key);
+      CERROR("source \"%s\" not started: %s takes numeric ids (as Portainer "
+             "shows them)",
+             src, ci->key);
       return -1;
     }
     int64_t *n = realloc(*ids, (*num + 1) * sizeof(*n));
@@ -212,10 +222,10 @@ static int get_shard(const char *src, const oconfig_item_t *ci,
     return -1;
   if (sscanf(v, "%d/%d%n", &idx, &cnt, &used) != 2 || v[used] != 0 || cnt < 1 ||
       cnt > 4096 || idx < 1 || idx > cnt) {
-    ERROR(LOG_PREFIX "source \"%s\": Shard must look like \"2/4\" (this "
-                     "instance's number, from 1, over the number of "
-                     "instances), not \"%s\"",
-          src, v);
+    CERROR("source \"%s\" not started: Shard must look like \"2/4\" (this "
+           "instance's number, from 1, over the number of "
+           "instances), not \"%s\"",
+           src, v);
     sfree(v);
     return -1;
   }
@@ -231,18 +241,18 @@ static int check_url(const char *src, char *url) {
                   : strncasecmp(url, "https://", 8) == 0 ? 8
                                                          : 0;
   if (scheme == 0) {
-    ERROR(LOG_PREFIX "source \"%s\": URL must start with http:// or "
-                     "https://",
-          src);
+    CERROR("source \"%s\" not started: URL must start with http:// or "
+           "https://",
+           src);
     return -1;
   }
   if (url[scheme] == 0 || url[scheme] == '/' || url[scheme] == '?' ||
       url[scheme] == '#' || url[scheme] == ':' || url[scheme] == '@') {
-    ERROR(LOG_PREFIX "source \"%s\": URL has no host name", src);
+    CERROR("source \"%s\" not started: URL has no host name", src);
     return -1;
   }
   if (strpbrk(url, " \t\r\n") != NULL) {
-    ERROR(LOG_PREFIX "source \"%s\": URL contains white space", src);
+    CERROR("source \"%s\" not started: URL contains white space", src);
     return -1;
   }
   size_t len = strlen(url);
@@ -253,7 +263,8 @@ static int check_url(const char *src, char *url) {
 
 static int check_readable(const char *src, const char *opt, const char *path) {
   if (path != NULL && access(path, R_OK) != 0) {
-    ERROR(LOG_PREFIX "source \"%s\": %s \"%s\": %s", src, opt, path, STRERRNO);
+    CERROR("source \"%s\" not started: %s \"%s\": %s", src, opt, path,
+           STRERRNO);
     return -1;
   }
   return 0;
@@ -270,15 +281,15 @@ static int finish(source_conf_t *c) {
         return -1;
     }
     if (c->url == NULL) {
-      ERROR(LOG_PREFIX "source \"%s\": no URL (set URL, or PORTAINER_URL "
-                       "in collectd's environment)",
-            src);
+      CERROR("source \"%s\" not started: no URL (set URL, or PORTAINER_URL "
+             "in collectd's environment)",
+             src);
       return -1;
     }
     if (c->socket != NULL || c->host != NULL) {
-      ERROR(LOG_PREFIX "source \"%s\": Socket and Host belong in a <Docker> "
-                       "block, not <Portainer>",
-            src);
+      CERROR("source \"%s\" not started: Socket and Host belong in a <Docker> "
+             "block, not <Portainer>",
+             src);
       return -1;
     }
     if (c->token == NULL && c->username == NULL) {
@@ -287,41 +298,41 @@ static int finish(source_conf_t *c) {
         return -1;
     }
     if (c->token != NULL && (c->username != NULL || c->password != NULL)) {
-      ERROR(LOG_PREFIX "source \"%s\": use Token (or TokenFile) or "
-                       "Username and Password, not both",
-            src);
+      CERROR("source \"%s\" not started: use Token (or TokenFile) or "
+             "Username and Password, not both",
+             src);
       return -1;
     }
     if ((c->username == NULL) != (c->password == NULL)) {
-      ERROR(LOG_PREFIX "source \"%s\": %s needs %s", src,
-            c->username != NULL ? "Username" : "Password",
-            c->username != NULL ? "Password" : "Username");
+      CERROR("source \"%s\" not started: %s needs %s", src,
+             c->username != NULL ? "Username" : "Password",
+             c->username != NULL ? "Password" : "Username");
       return -1;
     }
     if (c->token == NULL && c->username == NULL) {
-      ERROR(LOG_PREFIX "source \"%s\": no credentials (set Token, "
-                       "TokenFile, or Username and Password, or "
-                       "PORTAINER_TOKEN in collectd's environment)",
-            src);
+      CERROR("source \"%s\" not started: no credentials (set Token, "
+             "TokenFile, or Username and Password, or "
+             "PORTAINER_TOKEN in collectd's environment)",
+             src);
       return -1;
     }
   } else {
     if (c->token != NULL || c->username != NULL || c->password != NULL) {
-      ERROR(LOG_PREFIX "source \"%s\": Token, TokenFile, Username and "
-                       "Password belong in a <Portainer> block",
-            src);
+      CERROR("source \"%s\" not started: Token, TokenFile, Username and "
+             "Password belong in a <Portainer> block",
+             src);
       return -1;
     }
     if (c->env_include.set || c->env_exclude.set || c->shard_count > 1 ||
         c->group_ids_num > 0 || c->tag_ids_num > 0) {
-      ERROR(LOG_PREFIX "source \"%s\": EndpointInclude, EndpointExclude, "
-                       "EndpointGroupId, EndpointTagId and Shard belong in a "
-                       "<Portainer> block",
-            src);
+      CERROR("source \"%s\" not started: EndpointInclude, EndpointExclude, "
+             "EndpointGroupId, EndpointTagId and Shard belong in a "
+             "<Portainer> block",
+             src);
       return -1;
     }
     if (c->url != NULL && c->socket != NULL) {
-      ERROR(LOG_PREFIX "source \"%s\": set Socket or URL, not both", src);
+      CERROR("source \"%s\" not started: set Socket or URL, not both", src);
       return -1;
     }
     if (c->url == NULL && c->socket == NULL &&
@@ -331,22 +342,22 @@ static int finish(source_conf_t *c) {
   if (c->url != NULL && check_url(src, c->url) != 0)
     return -1;
   if (c->token != NULL && c->token[0] == 0) {
-    ERROR(LOG_PREFIX "source \"%s\": Token is empty", src);
+    CERROR("source \"%s\" not started: Token is empty", src);
     return -1;
   }
   if ((c->username != NULL && c->username[0] == 0) ||
       (c->password != NULL && c->password[0] == 0)) {
-    ERROR(LOG_PREFIX "source \"%s\": Username and Password must not be "
-                     "empty",
-          src);
+    CERROR("source \"%s\" not started: Username and Password must not be "
+           "empty",
+           src);
     return -1;
   }
   if (c->socket != NULL && c->socket[0] == 0) {
-    ERROR(LOG_PREFIX "source \"%s\": Socket is empty", src);
+    CERROR("source \"%s\" not started: Socket is empty", src);
     return -1;
   }
   if (c->client_key != NULL && c->client_cert == NULL) {
-    ERROR(LOG_PREFIX "source \"%s\": ClientKey needs ClientCert", src);
+    CERROR("source \"%s\" not started: ClientKey needs ClientCert", src);
     return -1;
   }
   if (check_readable(src, "CACert", c->ca_cert) != 0 ||
@@ -360,7 +371,7 @@ static int finish(source_conf_t *c) {
             (!c->verify_peer && !c->verify_host) ? ", " : "",
             c->verify_host ? "" : "VerifyHost false");
   if (c->collect == 0) {
-    ERROR(LOG_PREFIX "source \"%s\": Collect selects no signal", src);
+    CERROR("source \"%s\" not started: Collect selects no signal", src);
     return -1;
   }
   return 0;
@@ -384,8 +395,11 @@ int config_parse_source(const oconfig_item_t *ci, source_conf_t *c) {
 
   int status = 0;
   char *token_file = NULL;
+  unsigned logged_before = errors_logged;
+  const char *failed_key = NULL;
   for (int i = 0; i < ci->children_num && status == 0; i++) {
     const oconfig_item_t *o = ci->children + i;
+    failed_key = o->key;
     int v = 0;
     if (strcasecmp("URL", o->key) == 0)
       status = get_string(o, &c->url);
@@ -418,9 +432,9 @@ int config_parse_source(const oconfig_item_t *ci, source_conf_t *c) {
       double d = 0;
       status = cf_util_get_double(o, &d);
       if (status == 0 && !(d > 0 && d <= 86400)) {
-        ERROR(LOG_PREFIX "source \"%s\": Interval must be a number of "
-                         "seconds above 0",
-              src);
+        CERROR("source \"%s\" not started: Interval must be a number of "
+               "seconds above 0",
+               src);
         status = -1;
       }
       c->interval = d;
@@ -452,13 +466,14 @@ int config_parse_source(const oconfig_item_t *ci, source_conf_t *c) {
     else if (strcasecmp("Collect", o->key) == 0)
       status = get_collect(src, o, &c->collect, &collect_first);
     else {
-      ERROR(LOG_PREFIX "source \"%s\": unknown option \"%s\"", src, o->key);
+      CERROR("source \"%s\" not started: unknown option \"%s\"", src, o->key);
       status = -1;
     }
   }
   if (status == 0 && token_file != NULL) {
     if (c->token != NULL) {
-      ERROR(LOG_PREFIX "source \"%s\": set Token or TokenFile, not both", src);
+      CERROR("source \"%s\" not started: set Token or TokenFile, not both",
+             src);
       status = -1;
     } else {
       status = read_token_file(src, token_file, &c->token);
@@ -468,8 +483,11 @@ int config_parse_source(const oconfig_item_t *ci, source_conf_t *c) {
   if (status == 0)
     status = finish(c);
   if (status != 0) {
-    ERROR(LOG_PREFIX "source \"%s\" not started: see the error above",
-          c->name != NULL ? c->name : "?");
+    if (errors_logged == logged_before) /* only collectd's helper said why */
+      CERROR("source \"%s\" not started: option \"%s\" has a value of the "
+             "wrong type (see the line above)",
+             c->name != NULL ? c->name : "?",
+             failed_key != NULL ? failed_key : "?");
     source_conf_free(c);
     return -1;
   }

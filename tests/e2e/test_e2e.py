@@ -549,7 +549,7 @@ def run_suite(args, run_dir, started):
           log.count('environment "edge-site" (id 3): HTTP 500: Unable to get the active '
                     'tunnel') == 1)
     check("source without URL: rejected at start with a clear line",
-          'source "broken": no URL' in log)
+          'source "broken" not started: no URL' in log)
     check("no token or password in the log",
           API_KEY not in log and PASSWORD not in log and "ptr_off" not in log)
     check("collectd still running", cd.alive())

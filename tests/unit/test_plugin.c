@@ -98,7 +98,7 @@ static void test_configured_sources(void **state) {
   free(root);
   assert_int_equal(stub_logs_matching("source \"a\" is defined twice"), 1);
   assert_int_equal(stub_logs_matching("unknown option \"Bogus\""), 1);
-  assert_int_equal(stub_logs_matching("source \"nourl\": no URL"), 1);
+  assert_int_equal(stub_logs_matching("source \"nourl\" not started: no URL"), 1);
 
   assert_int_equal(stub_init_cb(), 0);
   assert_int_equal(stub_reads_num, 1);
