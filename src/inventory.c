@@ -310,7 +310,8 @@ void inv_env_list_commit(inv_env_t *e, bool full, int64_t now) {
   size_t n = e->next_num;
   bool *needs = calloc(n ? n : 1, sizeof(*needs));
 
-  qsort(cs, n, sizeof(*cs), cmp_container);
+  if (n > 1) /* (cs is NULL for an empty list) */
+    qsort(cs, n, sizeof(*cs), cmp_container);
   /* The same id twice (a merged list gone wrong): keep one, the carried
    * over object if it is one of them. */
   size_t keep = 0;
