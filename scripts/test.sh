@@ -29,6 +29,9 @@ for log in "$BUILD"/tests/unit/test_*.log; do
   grep -E '^\[==========\] .*run\.|^\[  (PASSED|FAILED)  \]|FAILED TEST' "$log" || true
 done
 
+say "the Portainer stand-in against the reference"
+python3 "$TOP/tests/e2e/test_standin.py" || status=1
+
 say "end-to-end tests (real collectd, dockerd, Podman, Portainer stand-in)"
 # The plugin as "make install" puts it: collectd's own plugin directory.
 make -s -C "$BUILD" install >/dev/null
