@@ -514,8 +514,6 @@ static void list_complete(source_t *s, inv_env_t *e) {
     e->events_until = e->list_date;
   env_what(s, e, what, sizeof(what));
   recovered(s, e->fault, what, "its container list is");
-  if (!e->events_failed)
-    recovered(s, e->events_fault, what, "its events are");
   e->inspect_failed = false;
   for (size_t i = 0; i < e->cs_num; i++)
     if ((e->needs_inspect == NULL || e->needs_inspect[i]) &&
@@ -549,8 +547,12 @@ static void on_events_done(void *ud, const http_result_t *res) {
     /* Not fatal: the environment answered its list; inspect everything. */
     request_failed(s, r, res);
     e->events_failed = true;
-  } else if (r->items >= EVENTS_TRUSTED_MAX) {
-    e->events_failed = true;
+  } else {
+    char what[512];
+    env_what(s, e, what, sizeof(what));
+    recovered(s, e->events_fault, what, "its events are");
+    if (r->items >= EVENTS_TRUSTED_MAX)
+      e->events_failed = true;
   }
   if (--e->events_pending == 0)
     list_complete(s, e);

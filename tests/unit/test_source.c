@@ -436,6 +436,170 @@ static void test_docker_socket(void **state) {
   rmdir(path);
 }
 
+/* A Docker source on the canned server's TCP port, with options set by the
+ * caller before source_new(). */
+static source_conf_t docker_conf(mini_server_t *ms, const char *name) {
+  source_conf_t conf;
+  source_conf_init(&conf);
+  conf.kind = SOURCE_DOCKER;
+  conf.name = strdup(name);
+  conf.url = strdup(ms_url(ms));
+  conf.interval = 10;
+  conf.timeout_ms = 2000;
+  return conf;
+}
+
+static void test_events_paths(void **state) {
+  (void)state;
+  logs_num = 0;
+  mini_server_t *ms = ms_start(NULL);
+  char big[64 * 1024] = "";
+  for (int i = 0; i < 250; i++) /* more than the daemon keeps */
+    strcat(big, "{\"Type\":\"container\",\"Action\":\"start\","
+                "\"Actor\":{\"ID\":\"zzz\"},\"time\":1}");
+  ms_route_t r[] = {
+      {.path = "/events?",
+       .prefix = true,
+       .status = 500,
+       .body = "{\"message\":\"events broke\"}"},
+      {.path = "/containers/json?all=1",
+       .headers = date_header(),
+       .body = LIST_LOCAL},
+      {.path = "/containers/", .prefix = true, .body = INSPECT_ANY},
+  };
+  ms_set_routes(ms, r, 3);
+  source_conf_t conf = docker_conf(ms, "ev");
+  source_t *s = source_new(&conf, "h", log_cb, NULL);
+  assert_int_equal(source_poll(s), 0); /* cold: everything inspected */
+  sleep(1);
+  r[1].headers = date_header();
+  ms_set_routes(ms, r, 3);
+  ms_clear_requests(ms);
+  /* The events request fails: one line, and every container inspected. */
+  assert_int_equal(source_poll(s), 0);
+  assert_int_equal(logs_matching("events request failed"), 1);
+  assert_int_equal(ms_count_path(ms, NULL, "/containers/aaa1/json"), 1);
+  /* 250 events: the window may have lost some, inspect everything. */
+  r[0].status = 200;
+  r[0].body = big;
+  sleep(1);
+  r[1].headers = date_header();
+  ms_set_routes(ms, r, 3);
+  ms_clear_requests(ms);
+  assert_int_equal(source_poll(s), 0);
+  assert_int_equal(ms_count_path(ms, NULL, "/containers/aaa1/json"), 1);
+  assert_int_equal(logs_matching("its events are answering again"), 1);
+  source_free(s);
+  ms_stop(ms);
+}
+
+static void test_odd_answers(void **state) {
+  (void)state;
+  logs_num = 0;
+  mini_server_t *ms = ms_start(NULL);
+  /* A redirect is not followed: counted, logged, nothing reported. */
+  ms_route_t r[] = {{.path = "/containers/json?all=1",
+                     .status = 302,
+                     .headers = "Location: http://127.0.0.1:1/\r\n"}};
+  ms_set_routes(ms, r, 1);
+  source_conf_t conf = docker_conf(ms, "odd");
+  source_t *s = source_new(&conf, "h", log_cb, NULL);
+  assert_int_equal(source_poll(s), -1);
+  assert_int_equal(logs_matching("HTTP 302"), 1);
+  source_free(s);
+
+  /* Collect "state" "exit_code": only a container whose Status has no code
+   * ("Dead") is inspected; ContainerExclude drops one. */
+  ms_route_t r2[] = {
+      {.path = "/containers/json?all=1",
+       .body = "[{\"Id\":\"d1\",\"Names\":[\"/dead\"],\"State\":\"dead\","
+               "\"Status\":\"Dead\"},{\"Id\":\"e1\",\"Names\":[\"/ex\"],"
+               "\"State\":\"exited\",\"Status\":\"Exited (2) 1 second ago\"},"
+               "{\"Id\":\"t1\",\"Names\":[\"/tmp-x\"],\"State\":\"running\","
+               "\"Status\":\"Up 1 second\"}]"},
+      {.path = "/containers/", .prefix = true, .body = INSPECT_ANY},
+  };
+  ms_set_routes(ms, r2, 2);
+  ms_clear_requests(ms);
+  conf = docker_conf(ms, "col");
+  conf.collect = COLLECT_STATE | COLLECT_EXIT_CODE;
+  assert_int_equal(regcomp(&conf.ct_exclude.re, "^tmp-", REG_EXTENDED), 0);
+  conf.ct_exclude.set = true;
+  s = source_new(&conf, "h", log_cb, NULL);
+  assert_int_equal(source_poll(s), 0);
+  assert_int_equal(inventory_find(source_inventory(s), 0)->cs_num, 2);
+  assert_int_equal(ms_count_path(ms, NULL, "/containers/d1/json"), 1);
+  assert_int_equal(ms_count_path(ms, NULL, "/containers/e1/json"), 0);
+  source_free(s);
+  ms_stop(ms);
+}
+
+static void test_pages_without_total_and_bad_login(void **state) {
+  (void)state;
+  logs_num = 0;
+  mini_server_t *ms = ms_start(NULL);
+  /* No X-Total-Count: full pages are followed one after another. */
+  ms_route_t r[] = {
+      {.path = "/api/endpoints?start=1&limit=1&excludeSnapshots=true",
+       .body = ENDPOINTS_P1},
+      {.path = "/api/endpoints?start=2&limit=1&excludeSnapshots=true",
+       .body = ENDPOINTS_P3},
+      {.path = "/api/endpoints?start=3&limit=1&excludeSnapshots=true",
+       .body = "[]"},
+      {.path = "/api/endpoints/", .prefix = true, .body = "[]"},
+      {.method = "POST", .path = "/api/auth", .body = "{\"token\":\"x\"}"},
+  };
+  ms_set_routes(ms, r, 5);
+  source_t *s = portainer_source(ms);
+  assert_int_equal(source_poll(s), 0);
+  assert_int_equal(source_inventory(s)->envs_num, 2);
+  assert_int_equal(ms_count_path(ms, NULL,
+                                 "/api/endpoints?start=3&limit=1&"
+                                 "excludeSnapshots=true"),
+                   1);
+  source_free(s);
+
+  /* A login answer without a usable jwt. */
+  source_conf_t conf;
+  source_conf_init(&conf);
+  conf.kind = SOURCE_PORTAINER;
+  conf.name = strdup("nojwt");
+  conf.url = strdup(ms_url(ms));
+  conf.username = strdup("admin");
+  conf.password = strdup("hunter2");
+  conf.interval = 10;
+  s = source_new(&conf, "collector", log_cb, NULL);
+  assert_int_equal(source_poll(s), -1);
+  assert_int_equal(logs_matching("without a usable \"jwt\""), 1);
+  source_free(s);
+  ms_stop(ms);
+}
+
+static void test_short_secret_echoed(void **state) {
+  (void)state;
+  logs_num = 0;
+  mini_server_t *ms = ms_start(NULL);
+  ms_route_t r[] = {{.path = "/api/endpoints?",
+                     .prefix = true,
+                     .status = 401,
+                     .body = "{\"message\":\"bad key abcde\",\"details\":"
+                             "\"abcde\"}"}};
+  ms_set_routes(ms, r, 1);
+  source_conf_t conf;
+  source_conf_init(&conf);
+  conf.kind = SOURCE_PORTAINER;
+  conf.name = strdup("echo");
+  conf.url = strdup(ms_url(ms));
+  conf.token = strdup("abcde");
+  conf.interval = 10;
+  source_t *s = source_new(&conf, "collector", log_cb, NULL);
+  assert_int_equal(source_poll(s), -1);
+  assert_int_equal(logs_matching("abcde"), 0);
+  assert_int_equal(logs_matching("bad key <secret>"), 1);
+  source_free(s);
+  ms_stop(ms);
+}
+
 static void test_deadline_bounds_poll(void **state) {
   (void)state;
   logs_num = 0;
@@ -528,6 +692,10 @@ int main(void) {
       cmocka_unit_test(test_unreachable),
       cmocka_unit_test(test_docker_socket),
       cmocka_unit_test(test_deadline_bounds_poll),
+      cmocka_unit_test(test_events_paths),
+      cmocka_unit_test(test_odd_answers),
+      cmocka_unit_test(test_pages_without_total_and_bad_login),
+      cmocka_unit_test(test_short_secret_echoed),
   };
   http_global_init();
   return cmocka_run_group_tests_name("source", tests, NULL, NULL);
