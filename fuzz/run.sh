@@ -122,6 +122,7 @@ run_one() {
   echo $? >"$out/logs/$h.rc"
 }
 
+touch "$out/logs/.started"
 echo "fuzz: running each harness for ${secs}s ($jobs at a time)"
 running=0
 for h in $harnesses; do
@@ -156,8 +157,8 @@ for h in $harnesses; do
     "${ft:-?}" "${corp:-?}" "$result"
 done
 if [ "$status" != 0 ]; then
-  echo "fuzz: FAIL: crashing inputs in $out/artifacts:" >&2
-  ls -1 "$out/artifacts" >&2
+  echo "fuzz: FAIL: crashing inputs of this run:" >&2
+  find "$out/artifacts" -type f -newer "$out/logs/.started" >&2
   for h in $harnesses; do
     if [ "$(cat "$out/logs/$h.rc" 2>/dev/null)" != 0 ]; then
       echo "---- $h ----" >&2

@@ -67,11 +67,81 @@ static int get_positive_int(const char *src, const oconfig_item_t *ci, int min,
   return 0;
 }
 
+/* glibc's regcomp() expands repetitions into automata whose size can grow
+ * exponentially ("a++++++++", "a{1,100}{1,100}{1,100}" take gigabytes): a
+ * name filter needs none of that.  Returns why a pattern is refused, or
+ * NULL. */
+static const char *regex_too_costly(const char *p) {
+  int bounds = 0;
+  bool prev_quant = false;
+  if (strlen(p) > 256)
+    return "is longer than 256 characters";
+  for (size_t i = 0; p[i] != 0; i++) {
+    char ch = p[i];
+    if (ch == '\\' && p[i + 1] != 0) {
+      i++;
+      prev_quant = false;
+      continue;
+    }
+    if (ch == '[') { /* a bracket expression: its characters are literal */
+      size_t j = i + 1;
+      if (p[j] == '^')
+        j++;
+      if (p[j] == ']')
+        j++;
+      while (p[j] != 0 && p[j] != ']') {
+        if (p[j] == '[' &&
+            (p[j + 1] == ':' || p[j + 1] == '.' || p[j + 1] == '=')) {
+          char kind = p[j + 1];
+          j += 2;
+          while (p[j] != 0 && !(p[j] == kind && p[j + 1] == ']'))
+            j++;
+          if (p[j] != 0)
+            j += 2;
+          continue;
+        }
+        j++;
+      }
+      if (p[j] == 0)
+        return NULL; /* unbalanced: regcomp() says so */
+      i = j;
+      prev_quant = false;
+      continue;
+    }
+    bool quant = ch == '*' || ch == '+' || ch == '?' || ch == '{';
+    if (quant && prev_quant)
+      return "repeats a repetition (like \"a++\" or \"a{2}{3}\")";
+    if (ch == '{') {
+      char *end = NULL;
+      long lo = strtol(p + i + 1, &end, 10), hi = lo;
+      if (end != NULL && *end == ',')
+        hi = (end[1] == '}') ? 0 : strtol(end + 1, &end, 10);
+      if (lo > 100 || hi > 100)
+        return "has a repetition bound above 100";
+      if (++bounds > 2)
+        return "has more than two bounded repetitions {m,n}";
+      const char *close = strchr(p + i, '}');
+      if (close == NULL)
+        return NULL; /* regcomp() says what is wrong */
+      i = (size_t)(close - p);
+    }
+    prev_quant = quant;
+  }
+  return NULL;
+}
+
 static int get_regex(const char *src, const oconfig_item_t *ci,
                      source_regex_t *r) {
   char *pattern = NULL;
   if (cf_util_get_string(ci, &pattern) != 0)
     return -1;
+  const char *why = regex_too_costly(pattern);
+  if (why != NULL) {
+    CERROR("source \"%s\" not started: %s \"%.300s\" %s", src, ci->key, pattern,
+           why);
+    sfree(pattern);
+    return -1;
+  }
   if (r->set) {
     regfree(&r->re);
     r->set = false;
@@ -344,6 +414,23 @@ static int finish(source_conf_t *c) {
   if (c->token != NULL && c->token[0] == 0) {
     CERROR("source \"%s\" not started: Token is empty", src);
     return -1;
+  }
+  if (c->token != NULL) {
+    /* It goes into a header: a line break would add headers of its own. */
+    for (const char *t = c->token; *t != 0; t++) {
+      if ((unsigned char)*t < 0x20 || *t == 0x7f) {
+        CERROR("source \"%s\" not started: the token contains a control "
+               "character",
+               src);
+        return -1;
+      }
+    }
+    if (strlen(c->token) > 4096) {
+      CERROR("source \"%s\" not started: the token is longer than 4096 "
+             "characters",
+             src);
+      return -1;
+    }
   }
   if ((c->username != NULL && c->username[0] == 0) ||
       (c->password != NULL && c->password[0] == 0)) {

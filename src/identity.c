@@ -97,6 +97,31 @@ void identity_field(char *dst, const char *src, const char *suffix) {
   dst[pos + tail_len] = 0;
 }
 
+/* '~', '@' and '#' are the suffixes' own characters: names and nodes
+ * never carry them. */
+static void unmark(char *s) {
+  for (; *s != 0; s++)
+    if (*s == '~' || *s == '@' || *s == '#')
+      *s = '_';
+}
+
+/* A container name as a plugin instance, with suffix. */
+static void name_field(char *dst, const char *name, const char *suffix) {
+  char buf[4 * IDENTITY_SIZE];
+  const char *src = name != NULL ? name : "";
+  size_t n = strlen(src);
+  char *tmp = n < sizeof(buf) ? buf : malloc(n + 1);
+  if (tmp == NULL) {
+    identity_field(dst, src, suffix);
+    return;
+  }
+  for (size_t i = 0; i <= n; i++)
+    tmp[i] = (src[i] == '~' || src[i] == '@' || src[i] == '#') ? '_' : src[i];
+  identity_field(dst, tmp, suffix);
+  if (tmp != buf)
+    free(tmp);
+}
+
 static const char *type_instance_of(const container_t *c,
                                     type_instance_mode_t mode) {
   switch (mode) {
@@ -143,7 +168,7 @@ static bool sort_and_check(slot_t *slots, size_t n) {
 void identity_assign(container_t *const *cs, size_t n,
                      type_instance_mode_t mode, identity_t *ids) {
   for (size_t i = 0; i < n; i++) {
-    identity_field(ids[i].plugin_instance, cs[i]->name, NULL);
+    name_field(ids[i].plugin_instance, cs[i]->name, NULL);
     identity_field(ids[i].type_instance, type_instance_of(cs[i], mode), NULL);
   }
   if (n < 2)
@@ -169,7 +194,8 @@ void identity_assign(container_t *const *cs, size_t n,
           if (c->node == NULL || c->node[0] == 0)
             continue;
           snprintf(sfx, sizeof(sfx), "@%.60s", c->node);
-          identity_field(ids[slots[k].index].plugin_instance, c->name, sfx);
+          unmark(sfx + 1);
+          name_field(ids[slots[k].index].plugin_instance, c->name, sfx);
         }
       }
       i = j;
@@ -184,11 +210,17 @@ void identity_assign(container_t *const *cs, size_t n,
         for (size_t k = i; j - i > 1 && k < j; k++) {
           const container_t *c = slots[k].c;
           char sfx[IDENTITY_SIZE];
-          if (c->node != NULL && c->node[0] != 0)
-            snprintf(sfx, sizeof(sfx), "@%.40s~%.12s", c->node, c->id);
-          else
+          if (c->node != NULL && c->node[0] != 0) {
+            snprintf(sfx, sizeof(sfx), "@%.40s", c->node);
+            unmark(sfx + 1);
+            size_t len = strlen(sfx);
+            snprintf(sfx + len, sizeof(sfx) - len, "~%.12s", c->id);
+            unmark(sfx + len + 1);
+          } else {
             snprintf(sfx, sizeof(sfx), "~%.12s", c->id);
-          identity_field(ids[slots[k].index].plugin_instance, c->name, sfx);
+            unmark(sfx + 1);
+          }
+          name_field(ids[slots[k].index].plugin_instance, c->name, sfx);
         }
         i = j;
       }
@@ -203,8 +235,11 @@ void identity_assign(container_t *const *cs, size_t n,
           for (size_t k = i; j - i > 1 && k < j; k++) {
             const container_t *c = slots[k].c;
             char sfx[IDENTITY_SIZE];
-            snprintf(sfx, sizeof(sfx), "~%.12s#%zu", c->id, k - i + 1);
-            identity_field(ids[slots[k].index].plugin_instance, c->name, sfx);
+            snprintf(sfx, sizeof(sfx), "~%.12s", c->id);
+            unmark(sfx + 1);
+            size_t len = strlen(sfx);
+            snprintf(sfx + len, sizeof(sfx) - len, "#%zu", k - i + 1);
+            name_field(ids[slots[k].index].plugin_instance, c->name, sfx);
           }
           i = j;
         }

@@ -25,12 +25,14 @@ typedef struct {
  * '\' and invalid UTF-8 replaced by '_'.  A value longer than fits is cut on
  * a UTF-8 boundary and ends with "~" and 8 hex digits of a hash of the whole
  * value, so long values that share a prefix stay distinct.  suffix (may be
- * NULL) is appended and always kept whole. */
+ * NULL; at most 64 bytes are used) is appended and kept whole. */
 void identity_field(char *dst, const char *src, const char *suffix);
 
 /* Fills ids[i] for cs[i], i < n (the containers of one host).  Containers
  * whose (name, type_instance) pair collides get "@<node>" appended when their
- * nodes tell them apart, else "~<first 12 characters of the id>". */
+ * nodes tell them apart, else "~<first 12 characters of the id>", and
+ * "#<n>" if even that collides.  '~', '@' and '#' in names (which Docker
+ * refuses anyway) become '_', so no name can imitate a suffix. */
 void identity_assign(container_t *const *cs, size_t n,
                      type_instance_mode_t mode, identity_t *ids);
 

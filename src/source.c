@@ -285,6 +285,11 @@ static void request_failed(source_t *s, req_t *r, const http_result_t *res) {
     kind = ERR_PARSE; /* a 2xx whose document did not parse */
   s->stats.errors[kind]++;
   describe(res, r->js, msg, sizeof(msg));
+  if (kind == ERR_CONNECT && s->conf.socket != NULL) {
+    /* libcurl names "localhost port 80": say which socket it was. */
+    size_t len = strlen(msg);
+    snprintf(msg + len, sizeof(msg) - len, " (socket %.300s)", s->conf.socket);
+  }
   snprintf(sig, sizeof(sig), "%d:%s:%ld", (int)r->kind,
            source_err_kind_name(kind), res->status);
 

@@ -228,6 +228,27 @@ static void test_token_file(void **state) {
   unlink(path);
 }
 
+static void test_regexes_accepted(void **state) {
+  (void)state;
+  static const char *ok[] = {"^prod-",
+                             "a+b*c?",
+                             "[+*]{2}x{1,100}",
+                             "\\++",
+                             "(a+)+",
+                             "^(web|api)[0-9]{1,3}$",
+                             "[[:alpha:]]+_[^]x]*"};
+  for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+    source_conf_t c;
+    oconfig_item_t *ci = block("Portainer", "rx");
+    opt_s(ci, "URL", "http://127.0.0.1:1");
+    opt_s(ci, "Token", SECRET);
+    opt_s(ci, "ContainerInclude", ok[i]);
+    if (parse(ci, &c) != 0)
+      fail_msg("refused: %s (%s)", ok[i], stub_logs_num ? stub_logs[0] : "");
+    source_conf_free(&c);
+  }
+}
+
 static void test_tls_off_warns(void **state) {
   (void)state;
   source_conf_t c;
@@ -382,6 +403,25 @@ static void b_tag_fraction(oconfig_item_t *ci) {
 static void b_docker_group(oconfig_item_t *ci) {
   opt_n(ci, "EndpointGroupId", 1);
 }
+static void b_costly_regex(oconfig_item_t *ci) {
+  opt_s(ci, "URL", "http://127.0.0.1:1");
+  opt_s(ci, "Token", SECRET);
+  opt_s(ci, "ContainerExclude", "^tmp++++++++++++++++++++-");
+}
+static void b_costly_bounds(oconfig_item_t *ci) {
+  opt_s(ci, "URL", "http://127.0.0.1:1");
+  opt_s(ci, "Token", SECRET);
+  opt_s(ci, "EndpointInclude", "a{1,100}b{2}c{1,100}");
+}
+static void b_big_bound(oconfig_item_t *ci) {
+  opt_s(ci, "URL", "http://127.0.0.1:1");
+  opt_s(ci, "Token", SECRET);
+  opt_s(ci, "EndpointExclude", "x{1,1000}");
+}
+static void b_token_crlf(oconfig_item_t *ci) {
+  opt_s(ci, "URL", "http://127.0.0.1:1");
+  opt_s(ci, "Token", "abc\r\nX-Injected: 1");
+}
 static void b_concurrency(oconfig_item_t *ci) {
   opt_s(ci, "URL", "http://127.0.0.1:1");
   opt_s(ci, "Token", SECRET);
@@ -417,6 +457,10 @@ static void test_errors(void **state) {
   expect_error("Portainer", b_bool_type, "VerifyPeer");
   expect_error("Portainer", b_concurrency, "MaxConcurrentRequests");
   expect_error("Portainer", b_group_type, "EndpointGroupId takes numeric ids");
+  expect_error("Portainer", b_costly_regex, "repeats a repetition");
+  expect_error("Portainer", b_costly_bounds, "more than two bounded");
+  expect_error("Portainer", b_big_bound, "bound above 100");
+  expect_error("Portainer", b_token_crlf, "token contains a control");
   expect_error("Portainer", b_tag_fraction, "EndpointTagId takes numeric ids");
   expect_error("Docker", b_docker_group, "belong in a <Portainer> block");
 }
@@ -439,6 +483,7 @@ int main(void) {
       cmocka_unit_test_setup(test_username_password, setup),
       cmocka_unit_test_setup(test_token_file, setup),
       cmocka_unit_test_setup(test_tls_off_warns, setup),
+      cmocka_unit_test_setup(test_regexes_accepted, setup),
       cmocka_unit_test_setup(test_errors, setup),
       cmocka_unit_test_setup(test_block_without_name, setup),
   };

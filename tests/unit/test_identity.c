@@ -197,6 +197,23 @@ static void test_ids_sharing_a_prefix(void **state) {
     container_free(cs[i]);
 }
 
+static void test_names_cannot_imitate_suffixes(void **state) {
+  (void)state;
+  container_t *cs[4] = {
+      mk("aaaaaaaaaaaa1111", "web", "nginx", NULL),
+      mk("bbbbbbbbbbbb2222", "web", "nginx", NULL),
+      mk("cccccccccccc3333", "web~aaaaaaaaaaaa", "nginx", NULL),
+      mk("dddddddddddd4444", "web~aaaaaaaaaaaa#1", "nginx", NULL)};
+  identity_t ids[4];
+  identity_assign(cs, 4, TYPE_INSTANCE_IMAGE, ids);
+  for (int i = 0; i < 4; i++)
+    for (int j = i + 1; j < 4; j++)
+      assert_string_not_equal(ids[i].plugin_instance, ids[j].plugin_instance);
+  assert_string_equal(ids[3].plugin_instance, "web_aaaaaaaaaaaa_1");
+  for (int i = 0; i < 4; i++)
+    container_free(cs[i]);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_short_values_unchanged),
@@ -209,6 +226,7 @@ int main(void) {
       cmocka_unit_test(test_label_type_instance),
       cmocka_unit_test(test_ten_thousand_same_name),
       cmocka_unit_test(test_ids_sharing_a_prefix),
+      cmocka_unit_test(test_names_cannot_imitate_suffixes),
   };
   return cmocka_run_group_tests_name("identity", tests, NULL, NULL);
 }

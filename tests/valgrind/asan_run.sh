@@ -10,6 +10,9 @@
 # plugin frame.  FAIL on any ASan or UBSan report, on a leak whose stack goes
 # through the plugin, or if collectd dies.  Prints PASS or FAIL last.
 #
+# The run directory (logs, reports) is kept after a FAIL, and removed after
+# a PASS unless VG_KEEP=1.
+#
 # The plugin is built into $ASAN_BUILD (default /tmp/asan-build).
 set -u
 
@@ -131,4 +134,5 @@ case "$COLLECTD_RC" in
 0) ;;
 *) fail "collectd exited with status $COLLECTD_RC (23: leaks; see $RUN/asan.*)" ;;
 esac
-echo "asan: PASS: ${dur}s of polls under churn, no ASan/UBSan report, no plugin leak ($RUN)"
+vg_pass_cleanup
+echo "asan: PASS: ${dur}s of polls under churn, no ASan/UBSan report, no plugin leak"

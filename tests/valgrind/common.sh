@@ -177,6 +177,17 @@ vg_churn() {
   return 0
 }
 
+# After a PASS: the run directory goes, unless VG_KEEP=1 (after a FAIL it
+# always stays, for its logs).
+vg_pass_cleanup() {
+  vg_cleanup
+  if [ "${VG_KEEP:-0}" = 1 ]; then
+    say "logs kept in $RUN"
+  else
+    rm -rf "$RUN"
+  fi
+}
+
 # ---- collectd -----------------------------------------------------------
 
 # vg_write_conf <file>: every kind of source, pointed at the rig.
@@ -194,6 +205,12 @@ LoadPlugin logfile
   LogLevel info
   File "$RUN/collectd.log"
   Timestamp true
+</Plugin>
+# A writer, so that values take collectd's whole dispatch path.
+LoadPlugin csv
+<Plugin csv>
+  DataDir "$RUN/csv"
+  StoreRates false
 </Plugin>
 LoadPlugin unixsock
 <Plugin unixsock>

@@ -8,6 +8,9 @@
 # collectd.supp silences collectd's and the libraries' own noise only (by
 # their function names, never a plugin frame).  Prints PASS or FAIL last.
 #
+# The run directory (logs, reports) is kept after a FAIL, and removed after
+# a PASS unless VG_KEEP=1.
+#
 # The plugin is built without sanitizers into $VG_BUILD (default
 # /tmp/vg-build).  Needs valgrind, collectd-core, collectd-utils, docker.io.
 set -u
@@ -86,4 +89,5 @@ case "$COLLECTD_RC" in
 0 | 99) ;;
 *) fail "collectd exited with status $COLLECTD_RC" ;;
 esac
-echo "valgrind: PASS: ${dur}s of polls under churn, no plugin leak, no invalid access ($RUN)"
+vg_pass_cleanup
+echo "valgrind: PASS: ${dur}s of polls under churn, no plugin leak, no invalid access"
