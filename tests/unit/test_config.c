@@ -228,6 +228,27 @@ static void test_token_file(void **state) {
   unlink(path);
 }
 
+static void test_last_value_wins(void **state) {
+  (void)state;
+  source_conf_t c;
+  oconfig_item_t *ci = block("Docker", "twice");
+  opt_s(ci, "ContainerInclude", "^a");
+  opt_s(ci, "ContainerInclude", "^b"); /* replaces the first */
+  opt_s(ci, "TypeInstance", "label:x");
+  opt_s(ci, "TypeInstance", "none");
+  assert_int_equal(parse(ci, &c), 0);
+  assert_int_equal(c.ti_mode, TYPE_INSTANCE_NONE);
+  assert_null(c.ti_label);
+  assert_int_equal(regexec(&c.ct_include.re, "b1", 0, NULL, 0), 0);
+  assert_int_not_equal(regexec(&c.ct_include.re, "a1", 0, NULL, 0), 0);
+  source_conf_free(&c);
+  ci = block("Docker", "img");
+  opt_s(ci, "TypeInstance", "Image");
+  assert_int_equal(parse(ci, &c), 0);
+  assert_int_equal(c.ti_mode, TYPE_INSTANCE_IMAGE);
+  source_conf_free(&c);
+}
+
 static void test_regexes_accepted(void **state) {
   (void)state;
   static const char *ok[] = {"^prod-",
@@ -422,6 +443,35 @@ static void b_token_crlf(oconfig_item_t *ci) {
   opt_s(ci, "URL", "http://127.0.0.1:1");
   opt_s(ci, "Token", "abc\r\nX-Injected: 1");
 }
+static void b_collect_empty(oconfig_item_t *ci) {
+  opt_s(ci, "URL", "http://127.0.0.1:1");
+  opt_s(ci, "Token", SECRET);
+  child(ci, "Collect");
+}
+static void b_group_empty(oconfig_item_t *ci) {
+  opt_s(ci, "URL", "http://127.0.0.1:1");
+  opt_s(ci, "Token", SECRET);
+  child(ci, "EndpointGroupId");
+}
+static void b_url_space(oconfig_item_t *ci) {
+  opt_s(ci, "URL", "http://127.0.0.1:1/a b");
+  opt_s(ci, "Token", SECRET);
+}
+static void b_token_long(oconfig_item_t *ci) {
+  char tok[5000];
+  memset(tok, 'k', sizeof(tok) - 1);
+  tok[sizeof(tok) - 1] = 0;
+  opt_s(ci, "URL", "http://127.0.0.1:1");
+  opt_s(ci, "Token", tok);
+}
+static void b_user_empty(oconfig_item_t *ci) {
+  opt_s(ci, "URL", "http://127.0.0.1:1");
+  opt_s(ci, "Username", "");
+  opt_s(ci, "Password", PASSWORD);
+}
+static void b_socket_empty(oconfig_item_t *ci) {
+  opt_s(ci, "Socket", "");
+}
 static void b_concurrency(oconfig_item_t *ci) {
   opt_s(ci, "URL", "http://127.0.0.1:1");
   opt_s(ci, "Token", SECRET);
@@ -458,6 +508,12 @@ static void test_errors(void **state) {
   expect_error("Portainer", b_concurrency, "MaxConcurrentRequests");
   expect_error("Portainer", b_group_type, "EndpointGroupId takes numeric ids");
   expect_error("Portainer", b_costly_regex, "repeats a repetition");
+  expect_error("Portainer", b_collect_empty, "Collect needs at least one");
+  expect_error("Portainer", b_group_empty, "needs at least one id");
+  expect_error("Portainer", b_url_space, "URL contains white space");
+  expect_error("Portainer", b_token_long, "longer than 4096");
+  expect_error("Portainer", b_user_empty, "must not be empty");
+  expect_error("Docker", b_socket_empty, "Socket is empty");
   expect_error("Portainer", b_costly_bounds, "more than two bounded");
   expect_error("Portainer", b_big_bound, "bound above 100");
   expect_error("Portainer", b_token_crlf, "token contains a control");
@@ -484,6 +540,7 @@ int main(void) {
       cmocka_unit_test_setup(test_token_file, setup),
       cmocka_unit_test_setup(test_tls_off_warns, setup),
       cmocka_unit_test_setup(test_regexes_accepted, setup),
+      cmocka_unit_test_setup(test_last_value_wins, setup),
       cmocka_unit_test_setup(test_errors, setup),
       cmocka_unit_test_setup(test_block_without_name, setup),
   };

@@ -157,6 +157,8 @@ static void test_uptime_bounds(void **state) {
   assert_int_equal(hi, 9);
   assert_int_equal(status_uptime_bounds("Up Less than a second", &lo, &hi), 0);
   assert_int_equal(hi, 1);
+  assert_int_equal(status_uptime_bounds("Up About an hour", &lo, &hi), 0);
+  assert_int_equal(lo, 3600);
   assert_int_equal(status_uptime_bounds("Up About a minute", &lo, &hi), 0);
   assert_int_equal(lo, 60);
   assert_int_equal(status_uptime_bounds("Up 3 minutes (healthy)", &lo, &hi), 0);
@@ -190,6 +192,10 @@ static void test_unchanged_objects_reused(void **state) {
   container_t *l2[] = {mk("a", CSTATE_RUNNING, "Up 3 weeks"),
                        mk("b", CSTATE_EXITED, "Exited (1) 1 second ago"),
                        mk("a", CSTATE_RUNNING, "Up 3 weeks")}; /* twice */
+  /* (the copy that is not carried over sorts first: it is dropped) */
+  container_t *t = l2[0];
+  l2[0] = l2[2];
+  l2[2] = t;
   poll_once(e, l2, 3, false);
   assert_int_equal(e->cs_num, 2);
   assert_ptr_equal(e->cs[0], a);
