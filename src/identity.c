@@ -165,6 +165,47 @@ static bool sort_and_check(slot_t *slots, size_t n) {
   return false;
 }
 
+/* The suffix that pass 1, 2 or 3 gives the nth (from 1) of a group of
+ * colliding containers; false when this pass leaves it as it is. */
+static bool suffix_for(int pass, const container_t *c, size_t nth, char *sfx,
+                       size_t size) {
+  bool has_node = c->node != NULL && c->node[0] != 0;
+  size_t len = 0;
+  sfx[0] = 0;
+  if (pass == 1 && !has_node)
+    return false;
+  if (has_node && pass < 3) { /* "@node" */
+    snprintf(sfx, size, "@%.*s", pass == 1 ? 60 : 40, c->node);
+    unmark(sfx + 1);
+    len = strlen(sfx);
+  }
+  if (pass >= 2) { /* "~<first 12 characters of the id>" */
+    snprintf(sfx + len, size - len, "~%.12s", c->id);
+    unmark(sfx + len + 1);
+    len = strlen(sfx);
+  }
+  if (pass == 3) /* "#<n>": only a hostile server gets this far */
+    snprintf(sfx + len, size - len, "#%zu", nth);
+  return true;
+}
+
+/* Renames every member of every group of colliding identities. */
+static void rename_collisions(slot_t *slots, size_t n, identity_t *ids,
+                              int pass) {
+  size_t i = 0;
+  while (i < n) {
+    size_t j = i + 1;
+    while (j < n && same_key(&slots[i], &slots[j]))
+      j++;
+    for (size_t k = i; j - i > 1 && k < j; k++) {
+      char sfx[IDENTITY_SIZE];
+      if (suffix_for(pass, slots[k].c, k - i + 1, sfx, sizeof(sfx)))
+        name_field(ids[slots[k].index].plugin_instance, slots[k].c->name, sfx);
+    }
+    i = j;
+  }
+}
+
 void identity_assign(container_t *const *cs, size_t n,
                      type_instance_mode_t mode, identity_t *ids) {
   for (size_t i = 0; i < n; i++) {
@@ -179,72 +220,9 @@ void identity_assign(container_t *const *cs, size_t n,
     return; /* identities stay valid, possibly colliding */
   for (size_t i = 0; i < n; i++)
     slots[i] = (slot_t){.index = i, .id = &ids[i], .c = cs[i]};
-
-  /* Pass 1: "@node" where the node tells colliding containers apart. */
-  if (sort_and_check(slots, n)) {
-    size_t i = 0;
-    while (i < n) {
-      size_t j = i + 1;
-      while (j < n && same_key(&slots[i], &slots[j]))
-        j++;
-      if (j - i > 1) {
-        for (size_t k = i; k < j; k++) {
-          const container_t *c = slots[k].c;
-          char sfx[IDENTITY_SIZE];
-          if (c->node == NULL || c->node[0] == 0)
-            continue;
-          snprintf(sfx, sizeof(sfx), "@%.60s", c->node);
-          unmark(sfx + 1);
-          name_field(ids[slots[k].index].plugin_instance, c->name, sfx);
-        }
-      }
-      i = j;
-    }
-    /* Pass 2: what still collides gets the short container id. */
-    if (sort_and_check(slots, n)) {
-      i = 0;
-      while (i < n) {
-        size_t j = i + 1;
-        while (j < n && same_key(&slots[i], &slots[j]))
-          j++;
-        for (size_t k = i; j - i > 1 && k < j; k++) {
-          const container_t *c = slots[k].c;
-          char sfx[IDENTITY_SIZE];
-          if (c->node != NULL && c->node[0] != 0) {
-            snprintf(sfx, sizeof(sfx), "@%.40s", c->node);
-            unmark(sfx + 1);
-            size_t len = strlen(sfx);
-            snprintf(sfx + len, sizeof(sfx) - len, "~%.12s", c->id);
-            unmark(sfx + len + 1);
-          } else {
-            snprintf(sfx, sizeof(sfx), "~%.12s", c->id);
-            unmark(sfx + 1);
-          }
-          name_field(ids[slots[k].index].plugin_instance, c->name, sfx);
-        }
-        i = j;
-      }
-      /* Pass 3: ids sharing their first 12 characters (only a hostile
-       * server sends those): number what still collides, in id order. */
-      if (sort_and_check(slots, n)) {
-        i = 0;
-        while (i < n) {
-          size_t j = i + 1;
-          while (j < n && same_key(&slots[i], &slots[j]))
-            j++;
-          for (size_t k = i; j - i > 1 && k < j; k++) {
-            const container_t *c = slots[k].c;
-            char sfx[IDENTITY_SIZE];
-            snprintf(sfx, sizeof(sfx), "~%.12s", c->id);
-            unmark(sfx + 1);
-            size_t len = strlen(sfx);
-            snprintf(sfx + len, sizeof(sfx) - len, "#%zu", k - i + 1);
-            name_field(ids[slots[k].index].plugin_instance, c->name, sfx);
-          }
-          i = j;
-        }
-      }
-    }
-  }
+  /* Pass 1: "@node" where nodes tell them apart; pass 2: the short id;
+   * pass 3: numbered, in id order. */
+  for (int pass = 1; pass <= 3 && sort_and_check(slots, n); pass++)
+    rename_collisions(slots, n, ids, pass);
   free(slots);
 }
