@@ -227,6 +227,48 @@ static inline int fuzz_feed(json_stream_t *js, const uint8_t *data, size_t size,
   return 0;
 }
 
+/* Feeds data to js following the plan, finishes, and checks the stream's
+ * contract: a failed feed fails the finish, the error text is set exactly
+ * when the finish fails (and is printable), a second finish agrees, and
+ * feeding `after` once it is over is refused.  Returns finish's result. */
+static inline void fuzz_check_error_text(const char *e);
+static inline int fuzz_parse_checked(json_stream_t *js, const uint8_t *data,
+                                     size_t size, fuzz_plan_t plan,
+                                     const char *after) {
+  int rc = fuzz_feed(js, data, size, plan);
+  int fin = json_stream_finish(js);
+  const char *err = json_stream_error(js);
+  fuzz_check_error_text(err);
+  if (rc != 0)
+    FUZZ_CHECK(fin != 0, "finish succeeded after a failed feed");
+  FUZZ_CHECK((fin == 0) == (err[0] == '\0'), "outcome %d but error text \"%s\"",
+             fin, err);
+  FUZZ_CHECK(json_stream_finish(js) == fin, "second finish differs");
+  FUZZ_CHECK(json_stream_feed(js, after, strlen(after)) == -1,
+             "feed after finish");
+  return fin;
+}
+
+/* One parse of the input following a plan, told into a transcript. */
+typedef void (*fuzz_run_fn)(const uint8_t *data, size_t size, fuzz_plan_t plan,
+                            fuzz_transcript_t *tr);
+
+/* Runs the input whole, then under every chunk plan that applies: every
+ * plan must tell the same story. */
+static inline void fuzz_every_plan(const uint8_t *data, size_t size,
+                                   fuzz_run_fn run) {
+  fuzz_transcript_t whole = {0}, other = {0};
+  run(data, size, FUZZ_PLAN_WHOLE, &whole);
+  for (int p = FUZZ_PLAN_WHOLE + 1; p < FUZZ_PLANS_NUM; p++) {
+    if (!fuzz_plan_applies((fuzz_plan_t)p, size))
+      continue;
+    run(data, size, (fuzz_plan_t)p, &other);
+    fuzz_tr_compare(&whole, &other, fuzz_plan_name((fuzz_plan_t)p));
+  }
+  fuzz_tr_free(&whole);
+  fuzz_tr_free(&other);
+}
+
 /* ---- string checks ------------------------------------------------------- */
 
 /* A string handed out by a parser: not NULL and capped. */

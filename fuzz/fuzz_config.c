@@ -164,7 +164,6 @@ static void parse_values(oconfig_item_t *item, const char *s, size_t n) {
   }
 }
 
-
 /* Maps a path option's string values into the scratch directory. */
 static void confine_paths(oconfig_item_t *item) {
   if (!is_path_option(item->key))

@@ -39,16 +39,7 @@ static void run(const uint8_t *data, size_t size, fuzz_plan_t plan,
   fuzz_tr_reset(tr);
   json_stream_t *js = pt_endpoints_parser_new(on_endpoint, &x);
   FUZZ_CHECK(js != NULL, "parser_new failed");
-  int rc = fuzz_feed(js, data, size, plan);
-  int fin = json_stream_finish(js);
-  const char *err = json_stream_error(js);
-  fuzz_check_error_text(err);
-  if (rc != 0)
-    FUZZ_CHECK(fin != 0, "finish succeeded after a failed feed");
-  FUZZ_CHECK((fin == 0) == (err[0] == '\0'), "outcome %d but error text \"%s\"",
-             fin, err);
-  FUZZ_CHECK(json_stream_finish(js) == fin, "second finish differs");
-  FUZZ_CHECK(json_stream_feed(js, "[]", 2) == -1, "feed after finish");
+  int fin = fuzz_parse_checked(js, data, size, plan, "[]");
   fuzz_tr_printf(tr, "outcome=%d\n", fin == 0 ? 0 : -1);
   json_stream_free(js);
 }
@@ -56,15 +47,6 @@ static void run(const uint8_t *data, size_t size, fuzz_plan_t plan,
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-  fuzz_transcript_t whole = {0}, other = {0};
-  run(data, size, FUZZ_PLAN_WHOLE, &whole);
-  for (int p = FUZZ_PLAN_WHOLE + 1; p < FUZZ_PLANS_NUM; p++) {
-    if (!fuzz_plan_applies((fuzz_plan_t)p, size))
-      continue;
-    run(data, size, (fuzz_plan_t)p, &other);
-    fuzz_tr_compare(&whole, &other, fuzz_plan_name((fuzz_plan_t)p));
-  }
-  fuzz_tr_free(&whole);
-  fuzz_tr_free(&other);
+  fuzz_every_plan(data, size, run);
   return 0;
 }

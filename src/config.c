@@ -41,16 +41,6 @@ static const struct {
     {"failing_streak", COLLECT_FAILING_STREAK},
 };
 
-/* Replaces *dst with a fresh string option (the last one given wins). */
-static int get_string(const oconfig_item_t *ci, char **dst) {
-  char *v = NULL;
-  if (cf_util_get_string(ci, &v) != 0)
-    return -1;
-  sfree(*dst);
-  *dst = v;
-  return 0;
-}
-
 static int get_positive_int(const char *src, const oconfig_item_t *ci, int min,
                             int max, int *ret) {
   double v = 0;
@@ -489,29 +479,29 @@ int config_parse_source(const oconfig_item_t *ci, source_conf_t *c) {
     failed_key = o->key;
     int v = 0;
     if (strcasecmp("URL", o->key) == 0)
-      status = get_string(o, &c->url);
+      status = cf_util_get_string(o, &c->url);
     else if (strcasecmp("Socket", o->key) == 0)
-      status = get_string(o, &c->socket);
+      status = cf_util_get_string(o, &c->socket);
     else if (strcasecmp("Host", o->key) == 0)
-      status = get_string(o, &c->host);
+      status = cf_util_get_string(o, &c->host);
     else if (strcasecmp("Token", o->key) == 0)
-      status = get_string(o, &c->token);
+      status = cf_util_get_string(o, &c->token);
     else if (strcasecmp("TokenFile", o->key) == 0)
-      status = get_string(o, &token_file);
+      status = cf_util_get_string(o, &token_file);
     else if (strcasecmp("Username", o->key) == 0)
-      status = get_string(o, &c->username);
+      status = cf_util_get_string(o, &c->username);
     else if (strcasecmp("Password", o->key) == 0)
-      status = get_string(o, &c->password);
+      status = cf_util_get_string(o, &c->password);
     else if (strcasecmp("VerifyPeer", o->key) == 0)
       status = cf_util_get_boolean(o, &c->verify_peer);
     else if (strcasecmp("VerifyHost", o->key) == 0)
       status = cf_util_get_boolean(o, &c->verify_host);
     else if (strcasecmp("CACert", o->key) == 0)
-      status = get_string(o, &c->ca_cert);
+      status = cf_util_get_string(o, &c->ca_cert);
     else if (strcasecmp("ClientCert", o->key) == 0)
-      status = get_string(o, &c->client_cert);
+      status = cf_util_get_string(o, &c->client_cert);
     else if (strcasecmp("ClientKey", o->key) == 0)
-      status = get_string(o, &c->client_key);
+      status = cf_util_get_string(o, &c->client_key);
     else if (strcasecmp("Timeout", o->key) == 0) {
       status = get_positive_int(src, o, 1, 3600 * 1000, &v);
       c->timeout_ms = v;

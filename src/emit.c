@@ -57,12 +57,14 @@ static void emit_container(emitter_t *em, const container_t *c,
 
   if (stopped(st)) {
     if (collect & COLLECT_EXIT_CODE) {
-      container_status_t cs;
-      container_status_parse(c->status, &cs);
-      if (c->inspected)
+      if (c->inspected) {
         gauge(em, "exit_code", ti, (double)c->exit_code);
-      else if (cs.exit_code_known)
-        gauge(em, "exit_code", ti, (double)cs.exit_code);
+      } else { /* the list's "Exited (N)" is all there is */
+        container_status_t cs;
+        container_status_parse(c->status, &cs);
+        if (cs.exit_code_known)
+          gauge(em, "exit_code", ti, (double)cs.exit_code);
+      }
     }
     if ((collect & COLLECT_OOM_KILLED) && c->inspected)
       gauge(em, "oom_killed", ti, c->oom_killed ? 1.0 : 0.0);

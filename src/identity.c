@@ -84,7 +84,7 @@ void identity_field(char *dst, const char *src, const char *suffix) {
   size_t cap = IDENTITY_SIZE - 1 - tail_len;
   size_t pos = 0;
   if (append_sanitized(dst, &pos, cap, src != NULL ? src : "") != 0) {
-    /* Too long: cut to leave room for "~xxxxxxxx", then add the hash. */
+    /* Too long: cut to leave room for '~' and 8 hex digits of the hash. */
     char mark[16];
     snprintf(mark, sizeof(mark), "~%08x", (unsigned)hash32(src));
     size_t keep = cap - strlen(mark);

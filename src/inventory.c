@@ -338,8 +338,11 @@ void inv_env_list_commit(inv_env_t *e, bool full, int64_t now) {
     if (!need && e->dirty_num > 0)
       need = bsearch(&c->id, e->dirty, e->dirty_num, sizeof(*e->dirty),
                      cmp_str) != NULL;
+    /* (A carried-over object is its own old self: its list entry did not
+     * change, only the time since its known start or finish can tell.) */
     if (!need)
-      need = status_class_changed(old, c) || looks_restarted(old, c, now);
+      need = (old != c && status_class_changed(old, c)) ||
+             looks_restarted(old, c, now);
     /* Crash loops change RestartCount without changing the list. */
     if (!need)
       need = c->state == CSTATE_RESTARTING;
@@ -347,7 +350,7 @@ void inv_env_list_commit(inv_env_t *e, bool full, int64_t now) {
     if (!need)
       need = old->has_healthcheck && !c->list_health_known &&
              c->state == CSTATE_RUNNING;
-    if (old != NULL)
+    if (old != NULL && old != c)
       carry_inspect(c, old);
     if (needs != NULL)
       needs[i] = need;

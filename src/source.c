@@ -277,6 +277,31 @@ static void env_what(const source_t *s, const inv_env_t *e, char *buf,
              name);
 }
 
+/* recovered() for one of an environment's fault slots. */
+static void env_recovered(source_t *s, const inv_env_t *e, char *slot,
+                          const char *which) {
+  char what[512];
+  if (slot[0] == 0)
+    return; /* the common case: nothing to say, nothing to format */
+  env_what(s, e, what, sizeof(what));
+  recovered(s, slot, what, which);
+}
+
+/* The header that sends a request to one node of a Swarm agent
+ * environment into buf; NULL when there is no usable node name. */
+static const char *target_header(const char *node, char *buf, size_t size) {
+  if (node == NULL || node[0] == 0 || strcspn(node, "\r\n") != strlen(node))
+    return NULL;
+  snprintf(buf, size, "X-PortainerAgent-Target: %.300s", node);
+  return buf;
+}
+
+/* A 200 whose document parsed to the end. */
+static bool answered(req_t *r, const http_result_t *res) {
+  return res->error == HTTP_OK && res->status == 200 &&
+         json_stream_finish(r->js) == 0;
+}
+
 /* Counts an error and logs it once per fault. */
 static void request_failed(source_t *s, req_t *r, const http_result_t *res) {
   source_err_kind_t kind = classify(res);
@@ -350,6 +375,8 @@ static void set_auth_header(source_t *s) {
              s->conf.token);
 }
 
+static int on_auth_body(void *ud, const char *buf, size_t len);
+
 static int queue(source_t *s, req_t *r, const char *method, const char *url,
                  const char *extra_header, const char *body,
                  http_done_cb done) {
@@ -359,12 +386,14 @@ static int queue(source_t *s, req_t *r, const char *method, const char *url,
     headers[n++] = s->auth_header;
   if (extra_header != NULL)
     headers[n++] = extra_header;
-  if (http_request(s->http, method, url, headers, body,
-                   r->js != NULL ? on_json_body : NULL, done, r) != 0) {
+  http_body_cb on_body = r->js != NULL         ? on_json_body
+                         : r->kind == REQ_AUTH ? on_auth_body
+                                               : NULL;
+  if (http_request(s->http, method, url, headers, body, on_body, done, r) !=
+      0) {
     req_free(r);
     return -1;
   }
-  s->stats.requests++;
   return 0;
 }
 
@@ -392,8 +421,7 @@ static void on_inspect_done(void *ud, const http_result_t *res) {
   req_t *r = ud;
   source_t *s = r->s;
   s->inspects_running--;
-  if (res->error == HTTP_OK && res->status == 200 &&
-      json_stream_finish(r->js) == 0) {
+  if (answered(r, res)) {
     r->c->inspected = true;
   } else if (res->error == HTTP_OK && res->status == 404) {
     r->c->vanished = true; /* removed since the list: normal */
@@ -424,14 +452,8 @@ static void start_inspect(source_t *s, inv_env_t *e, container_t *c) {
     return;
   }
   docker_url(s, e, path, url, sizeof(url));
-  const char *extra = NULL;
   /* Agent environments in a Swarm: ask the node that runs the container. */
-  if (c->node != NULL && c->node[0] != 0 &&
-      strcspn(c->node, "\r\n") == strlen(c->node)) {
-    snprintf(target, sizeof(target), "X-PortainerAgent-Target: %.300s",
-             c->node);
-    extra = target;
-  }
+  const char *extra = target_header(c->node, target, sizeof(target));
   s->stats.inspects++;
   s->inspects_running++;
   if (queue(s, r, "GET", url, extra, NULL, on_inspect_done) != 0)
@@ -512,13 +534,11 @@ static bool inspect_useful(unsigned collect, const container_t *c) {
 /* The list (and its events, if any) are in: commit, then inspect what
  * needs it. */
 static void list_complete(source_t *s, inv_env_t *e) {
-  char what[512];
   bool full = e->poll_full || e->events_failed;
   inv_env_list_commit(e, full, s->now);
   if (e->list_date > 0)
     e->events_until = e->list_date;
-  env_what(s, e, what, sizeof(what));
-  recovered(s, e->fault, what, "its container list is");
+  env_recovered(s, e, e->fault, "its container list is");
   e->inspect_failed = false;
   for (size_t i = 0; i < e->cs_num; i++)
     if ((e->needs_inspect == NULL || e->needs_inspect[i]) &&
@@ -547,15 +567,12 @@ static void on_events_done(void *ud, const http_result_t *res) {
   req_t *r = ud;
   source_t *s = r->s;
   inv_env_t *e = r->env;
-  if (res->error != HTTP_OK || res->status != 200 ||
-      json_stream_finish(r->js) != 0) {
+  if (!answered(r, res)) {
     /* Not fatal: the environment answered its list; inspect everything. */
     request_failed(s, r, res);
     e->events_failed = true;
   } else {
-    char what[512];
-    env_what(s, e, what, sizeof(what));
-    recovered(s, e->events_fault, what, "its events are");
+    env_recovered(s, e, e->events_fault, "its events are");
     if (r->items >= EVENTS_TRUSTED_MAX)
       e->events_failed = true;
   }
@@ -580,11 +597,7 @@ static int queue_events(source_t *s, inv_env_t *e, const char *node) {
     return -1;
   }
   docker_url(s, e, path, url, sizeof(url));
-  const char *extra = NULL;
-  if (node != NULL) {
-    snprintf(target, sizeof(target), "X-PortainerAgent-Target: %.300s", node);
-    extra = target;
-  }
+  const char *extra = target_header(node, target, sizeof(target));
   e->events_pending++;
   if (queue(s, r, "GET", url, extra, NULL, on_events_done) != 0) {
     e->events_pending--;
@@ -593,29 +606,38 @@ static int queue_events(source_t *s, inv_env_t *e, const char *node) {
   return 0;
 }
 
-static bool node_ok(const char *node) {
-  return node != NULL && node[0] != 0 && strcspn(node, "\r\n") == strlen(node);
-}
-
 /* Asks each Docker host behind the environment (each Swarm node of an agent
  * environment) what happened since the last poll.  Returns false when no
  * events request could be queued (the caller then inspects everything). */
 static bool queue_events_all(source_t *s, inv_env_t *e) {
-  bool any_node = false;
-  for (size_t i = 0; i < e->next_num; i++) {
+  /* The distinct nodes, compared with the few already asked rather than
+   * with every container before (a list holds thousands, a Swarm tens). */
+  const char **asked = NULL;
+  size_t asked_num = 0;
+  bool ok = true;
+  char unused[384];
+  for (size_t i = 0; i < e->next_num && ok; i++) {
     const char *node = e->next[i]->node;
-    if (!node_ok(node))
+    if (target_header(node, unused, sizeof(unused)) == NULL)
       continue;
-    any_node = true;
     bool seen = false;
-    for (size_t j = 0; j < i && !seen; j++)
-      seen = e->next[j]->node != NULL && strcmp(e->next[j]->node, node) == 0;
-    if (!seen && queue_events(s, e, node) != 0)
-      return false;
+    for (size_t j = 0; j < asked_num && !seen; j++)
+      seen = strcmp(asked[j], node) == 0;
+    if (seen)
+      continue;
+    const char **n = realloc(asked, (asked_num + 1) * sizeof(*n));
+    if (n == NULL) {
+      ok = false;
+      break;
+    }
+    asked = n;
+    asked[asked_num++] = node;
+    ok = queue_events(s, e, node) == 0;
   }
-  if (!any_node && queue_events(s, e, NULL) != 0)
-    return false;
-  return true;
+  if (ok && asked_num == 0) /* a Docker host, or a standalone agent */
+    ok = queue_events(s, e, NULL) == 0;
+  free(asked);
+  return ok;
 }
 
 static void on_list_done(void *ud, const http_result_t *res) {
@@ -623,8 +645,7 @@ static void on_list_done(void *ud, const http_result_t *res) {
   source_t *s = r->s;
   inv_env_t *e = r->env;
 
-  if (res->error != HTTP_OK || res->status != 200 ||
-      json_stream_finish(r->js) != 0) {
+  if (!answered(r, res)) {
     request_failed(s, r, res);
     inv_env_list_abort(e);
     req_free(r);
@@ -767,8 +788,7 @@ static void on_page_done(void *ud, const http_result_t *res) {
     req_free(r);
     return;
   }
-  if (res->error != HTTP_OK || res->status != 200 ||
-      json_stream_finish(r->js) != 0) {
+  if (!answered(r, res)) {
     s->pages_ok = false;
     request_failed(s, r, res);
     req_free(r);
@@ -878,13 +898,8 @@ static void queue_auth(source_t *s) {
     return;
   }
   snprintf(url, sizeof(url), "%s/api/auth", s->conf.url);
-  if (http_request(s->http, "POST", url, NULL, body, on_auth_body, on_auth_done,
-                   r) != 0) {
+  if (queue(s, r, "POST", url, NULL, body, on_auth_done) != 0)
     s->pages_ok = false;
-    req_free(r);
-  } else {
-    s->stats.requests++;
-  }
   secret_free(body);
 }
 
@@ -981,11 +996,8 @@ int source_poll(source_t *s) {
       e->up = false; /* not reached this poll (a page failed) */
     } else if (e->up) {
       inv_env_drop_vanished(e);
-      if (!e->inspect_failed && e->inspect_fault[0] != 0) {
-        char what[512];
-        env_what(s, e, what, sizeof(what));
-        recovered(s, e->inspect_fault, what, "inspects are");
-      }
+      if (!e->inspect_failed)
+        env_recovered(s, e, e->inspect_fault, "inspects are");
     }
   }
   /* Environments gone from a complete list are gone for good. */
@@ -995,6 +1007,7 @@ int source_poll(source_t *s) {
   bool up = s->api_answered && (s->conf.kind == SOURCE_DOCKER || s->pages_ok);
   s->stats.up = up;
   s->stats.poll_seconds = (double)(http_now_ms() - start_ms) / 1000.0;
+  s->stats.requests = http_client_requests_sent(s->http);
   s->polls++;
   if (up) {
     char what[256];

@@ -48,7 +48,8 @@ sys.path.insert(0, HERE)
 import fault_server as fsv  # noqa: E402
 import portainer_standin as ps  # noqa: E402
 import rig  # noqa: E402
-from test_e2e import LABEL, LINE, free_port  # noqa: E402
+from test_e2e import LABEL, LINE, RESULTS, check, free_port, skip  # noqa: E402
+from test_e2e import eventually as e2e_eventually  # noqa: E402
 
 INTERVAL = 2
 FAULT_POLLS = 4                   # polls every fault lasts at least
@@ -77,25 +78,8 @@ PROXY_VARS = ["http_proxy", "https_proxy", "all_proxy", "no_proxy", "HTTP_PROXY"
               "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY"]
 
 # --------------------------------------------------------------------------
-# Results
+# Results (shared with test_e2e.py)
 # --------------------------------------------------------------------------
-
-RESULTS = {"passed": 0, "failed": 0, "skipped": 0}
-
-
-def check(name, ok, detail=""):
-    if ok:
-        RESULTS["passed"] += 1
-        print("ok    %s" % name, flush=True)
-    else:
-        RESULTS["failed"] += 1
-        print("FAIL  %s%s" % (name, (": " + detail) if detail else ""), flush=True)
-    return ok
-
-
-def skip(name, why):
-    RESULTS["skipped"] += 1
-    print("skip  %s: %s" % (name, why), flush=True)
 
 
 def info(msg):
@@ -103,18 +87,8 @@ def info(msg):
 
 
 def eventually(name, fn, timeout=10.0, every=0.5):
-    """Checks that fn() returns (True, detail) within timeout seconds."""
-    deadline = time.monotonic() + timeout
-    ok, detail = False, "never evaluated"
-    while True:
-        try:
-            ok, detail = fn()
-        except Exception as e:  # a scrape that failed, say
-            ok, detail = False, "%s: %s" % (type(e).__name__, e)
-        if ok or time.monotonic() >= deadline:
-            break
-        time.sleep(every)
-    return check(name, ok, detail)
+    """test_e2e's eventually(), with this suite's shorter default."""
+    return e2e_eventually(name, fn, timeout, every)
 
 
 def wait_until(fn, timeout):

@@ -31,12 +31,6 @@ RUN=$(mktemp -d /tmp/asan-run.XXXXXX)
 TAG=asan
 . "$HERE/common.sh"
 
-fail() {
-  say "$*"
-  echo "asan: FAIL: $*"
-  exit 1
-}
-
 trap vg_cleanup EXIT
 trap 'exit 1' INT TERM
 

@@ -17,6 +17,13 @@ say() {
   echo "[$TAG] $*"
 }
 
+# The script's verdict line, then out.
+fail() {
+  say "$*"
+  echo "$TAG: FAIL: $*"
+  exit 1
+}
+
 # ---- build --------------------------------------------------------------
 
 # vg_build <configure args...>: the plugin into $BUILD (.libs/portainer.so).

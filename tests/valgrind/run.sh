@@ -30,12 +30,6 @@ RUN=$(mktemp -d /tmp/vg-run.XXXXXX)
 TAG=valgrind
 . "$HERE/common.sh"
 
-fail() {
-  say "$*"
-  echo "valgrind: FAIL: $*"
-  exit 1
-}
-
 trap vg_cleanup EXIT
 trap 'exit 1' INT TERM
 
