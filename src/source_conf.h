@@ -94,4 +94,9 @@ typedef struct {
 void source_conf_init(source_conf_t *c); /* defaults */
 void source_conf_free(source_conf_t *c); /* members only */
 
+/* A name passes an Include/Exclude pair: it matches inc (when set) and not
+ * exc (when set). */
+bool source_conf_keeps(const source_regex_t *inc, const source_regex_t *exc,
+                       const char *name);
+
 #endif

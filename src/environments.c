@@ -1,0 +1,157 @@
+/**
+ * environments.c: a Portainer source's environments, page by page, and
+ * which of them this poll asks for containers.
+ *
+ * GET /api/endpoints?start=1&limit=N&excludeSnapshots=true; the first page's
+ * X-Total-Count tells how many pages follow, and they are asked at once.
+ * Every kept environment's container list is queued as soon as its page is
+ * in (lists.c).
+ */
+#include "source_internal.h"
+
+#include "secret.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static bool skipped_logged(source_t *s, int64_t id) {
+  for (size_t i = 0; i < s->skipped_num; i++)
+    if (s->skipped[i] == id)
+      return true;
+  int64_t *n = realloc(s->skipped, (s->skipped_num + 1) * sizeof(*n));
+  if (n != NULL) {
+    s->skipped = n;
+    s->skipped[s->skipped_num++] = id;
+  }
+  return false;
+}
+
+static bool id_in(const int64_t *ids, size_t n, int64_t id) {
+  for (size_t i = 0; i < n; i++)
+    if (ids[i] == id)
+      return true;
+  return false;
+}
+
+static bool keep_env(source_t *s, const pt_endpoint_t *ep) {
+  const source_conf_t *conf = &s->conf;
+  /* What the configuration leaves out is left out silently. */
+  if (conf->shard_count > 1 && (uint64_t)ep->id % (uint64_t)conf->shard_count !=
+                                   (uint64_t)(conf->shard_index - 1))
+    return false;
+  if (!source_conf_keeps(&conf->env_include, &conf->env_exclude, ep->name))
+    return false;
+  if (conf->group_ids_num > 0 &&
+      !id_in(conf->group_ids, conf->group_ids_num, ep->group_id))
+    return false;
+  if (conf->tag_ids_num > 0) {
+    bool tagged = false;
+    for (size_t i = 0; i < ep->tag_ids_num && !tagged; i++)
+      tagged = id_in(conf->tag_ids, conf->tag_ids_num, ep->tag_ids[i]);
+    if (!tagged)
+      return false;
+  }
+  if (!pt_endpoint_is_docker(ep)) {
+    if (!skipped_logged(s, ep->id))
+      slog(s, SOURCE_LOG_INFO,
+           "source \"%s\": environment \"%s\" (id %" PRId64
+           ") is of type %d, not Docker: skipped",
+           conf->name, ep->name, ep->id, ep->type);
+    return false;
+  }
+  return true;
+}
+
+static void on_endpoint(void *ud, pt_endpoint_t *ep) {
+  req_t *r = ud;
+  r->items++;
+  if (!keep_env(r->s, ep)) {
+    pt_endpoint_free(ep);
+    return;
+  }
+  if (r->eps_num == r->eps_cap) {
+    size_t cap = r->eps_cap ? r->eps_cap * 2 : 32;
+    pt_endpoint_t **n = realloc(r->eps, cap * sizeof(*n));
+    if (n == NULL) {
+      pt_endpoint_free(ep);
+      return;
+    }
+    r->eps = n;
+    r->eps_cap = cap;
+  }
+  r->eps[r->eps_num++] = ep;
+}
+
+static void on_page_done(void *ud, const http_result_t *res) {
+  req_t *r = ud;
+  source_t *s = r->s;
+
+  if (res->error == HTTP_OK && res->status == 401 && s->jwt != NULL &&
+      !s->auth_retried) {
+    /* The JWT expired, or Portainer restarted: log in again, once. */
+    s->auth_retried = true;
+    secret_free(s->jwt);
+    s->jwt = NULL;
+    source_set_auth_header(s);
+    if (r->start == 1)
+      login_queue(s);
+    else
+      s->pages_ok = false;
+    req_free(r);
+    return;
+  }
+  if (!req_answered(r, res)) {
+    s->pages_ok = false;
+    fault_request(s, r, res);
+    req_free(r);
+    return;
+  }
+  s->api_answered = true;
+
+  for (size_t i = 0; i < r->eps_num; i++) {
+    pt_endpoint_t *ep = r->eps[i];
+    inv_env_t *e = inventory_env(s->inv, ep->id, ep->name);
+    if (e == NULL || e->listed)
+      continue; /* out of memory, or seen on another page already */
+    e->listed = true;
+    e->type = ep->type;
+    lists_queue(s, e);
+  }
+
+  /* The first page tells how many there are: ask for the rest at once.
+   * Without X-Total-Count, follow full pages one by one. */
+  int64_t limit = s->conf.page_size;
+  if (r->start == 1 && res->total_count > limit) {
+    for (int64_t start = 1 + limit;
+         start <= res->total_count && s->pages_queued < MAX_PAGES;
+         start += limit)
+      environments_queue_page(s, start);
+  } else if (res->total_count < 0 && (int64_t)r->items >= limit &&
+             s->pages_queued < MAX_PAGES) {
+    environments_queue_page(s, r->start + limit);
+  }
+  req_free(r);
+}
+
+void environments_queue_page(source_t *s, int64_t start) {
+  char path[256], url[URL_MAX];
+  req_t *r = req_new(s, REQ_PAGE);
+  if (r == NULL) {
+    s->pages_ok = false;
+    return;
+  }
+  r->start = start;
+  r->js = pt_endpoints_parser_new(on_endpoint, r);
+  if (r->js == NULL) {
+    s->pages_ok = false;
+    req_free(r);
+    return;
+  }
+  pt_path_endpoints(path, sizeof(path), start, s->conf.page_size);
+  snprintf(url, sizeof(url), "%s%s", s->conf.url, path);
+  s->pages_queued++;
+  if (req_queue(s, r, "GET", url, NULL, NULL, NULL, on_page_done) != 0)
+    s->pages_ok = false;
+}

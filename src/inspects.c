@@ -1,0 +1,117 @@
+/**
+ * inspects.c: once a Docker host's list (and events) are in, the list is
+ * committed to the inventory and the containers that need it are inspected
+ * (GET /containers/{id}/json), a window at a time: a cold poll of 50k
+ * containers holds about 2 x MaxConcurrentRequests parsers, not 50k.
+ */
+#include "source_internal.h"
+
+#include "docker_api.h"
+
+#include <stdlib.h>
+
+static void pump(source_t *s);
+
+static void on_inspect_done(void *ud, const http_result_t *res) {
+  req_t *r = ud;
+  source_t *s = r->s;
+  s->inspects_running--;
+  if (req_answered(r, res)) {
+    r->c->inspected = true;
+  } else if (res->error == HTTP_OK && res->status == 404) {
+    r->c->vanished = true; /* removed since the list: normal */
+    r->c->inspected = false;
+  } else {
+    /* Report only what the list says; never a stale inspect as fresh. */
+    r->c->inspected = false;
+    fault_request(s, r, res);
+  }
+  req_free(r);
+  pump(s);
+}
+
+static void start_inspect(source_t *s, inv_env_t *e, container_t *c) {
+  char path[512], url[URL_MAX], target[384];
+  if (docker_path_inspect(path, sizeof(path), c->id) != 0) {
+    c->inspected = false;
+    return;
+  }
+  req_t *r = req_new(s, REQ_INSPECT);
+  if (r == NULL)
+    return;
+  r->env = e;
+  r->c = c;
+  c->inspected = false; /* set again when this inspect completes */
+  r->js = docker_inspect_parser_new(c);
+  if (r->js == NULL) {
+    req_free(r);
+    return;
+  }
+  req_docker_url(s, e, path, url, sizeof(url));
+  /* Agent environments in a Swarm: ask the node that runs the container. */
+  const char *extra = req_target_header(c->node, target, sizeof(target));
+  s->stats.inspects++;
+  s->inspects_running++;
+  if (req_queue(s, r, "GET", url, extra, NULL, NULL, on_inspect_done) != 0)
+    s->inspects_running--;
+}
+
+/* Keeps about twice max_in_flight inspects queued in the http client. */
+static void pump(source_t *s) {
+  size_t window =
+      2 * (size_t)(s->conf.max_in_flight > 0 ? s->conf.max_in_flight
+                                             : SOURCE_DEFAULT_MAX_IN_FLIGHT);
+  while (s->inspects_running < window && s->inspects_next < s->inspects_num) {
+    pending_inspect_t *p = &s->inspects[s->inspects_next++];
+    start_inspect(s, p->env, p->c);
+  }
+}
+
+static void queue_inspect(source_t *s, inv_env_t *e, container_t *c) {
+  if (s->inspects_num == s->inspects_cap) {
+    size_t cap = s->inspects_cap ? s->inspects_cap * 2 : 256;
+    pending_inspect_t *n = realloc(s->inspects, cap * sizeof(*n));
+    if (n == NULL) {
+      c->inspected = false; /* list facts only this poll */
+      return;
+    }
+    s->inspects = n;
+    s->inspects_cap = cap;
+  }
+  c->inspected = false; /* set again when its inspect completes */
+  s->inspects[s->inspects_num++] = (pending_inspect_t){.env = e, .c = c};
+}
+
+/* Does an inspect tell anything the chosen signals need that the list
+ * does not?  (With Collect "state" "health", Docker needs none.) */
+static bool inspect_useful(unsigned collect, const container_t *c) {
+  if (collect & (COLLECT_RESTART_COUNT | COLLECT_OOM_KILLED | COLLECT_UPTIME |
+                 COLLECT_FAILING_STREAK))
+    return true;
+  if ((collect & COLLECT_HEALTH) && !c->list_health_known)
+    return true; /* Podman: health only in inspect */
+  if (collect & COLLECT_EXIT_CODE) {
+    container_status_t st;
+    container_status_parse(c->status, &st);
+    container_state_t state = container_state(c);
+    if ((state == CSTATE_EXITED || state == CSTATE_DEAD ||
+         state == CSTATE_RESTARTING) &&
+        !st.exit_code_known)
+      return true; /* "Dead" says no code */
+  }
+  return false;
+}
+
+void inspects_host_ready(source_t *s, inv_env_t *e) {
+  bool full = e->poll_full || e->events_failed;
+  inv_env_list_commit(e, full, s->now);
+  if (e->list_date > 0)
+    e->events_until = e->list_date;
+  fault_env_recovered(s, e, e->fault, "its container list is");
+  e->inspect_failed = false;
+  for (size_t i = 0; i < e->cs_num; i++)
+    if ((e->needs_inspect == NULL || e->needs_inspect[i]) &&
+        inspect_useful(s->conf.collect, e->cs[i]))
+      queue_inspect(s, e, e->cs[i]);
+  pump(s);
+}

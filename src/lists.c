@@ -1,0 +1,80 @@
+/**
+ * lists.c: one Docker host's container list (GET /containers/json?all=1),
+ * parsed as it streams into the host's next inventory list.
+ *
+ * When the list is in, the poll either asks the daemon's events since the
+ * last poll (events.c) or, on a full poll, goes straight to the inspects
+ * (inspects.c).
+ */
+#include "source_internal.h"
+
+#include "docker_api.h"
+
+#include <stdlib.h>
+
+static void on_container(void *ud, container_t *c) {
+  req_t *r = ud;
+  const source_conf_t *conf = &r->s->conf;
+  if (!source_conf_keeps(&conf->ct_include, &conf->ct_exclude, c->name)) {
+    container_free(c);
+    return;
+  }
+  inv_env_list_add(r->env, c);
+}
+
+static void on_list_done(void *ud, const http_result_t *res) {
+  req_t *r = ud;
+  source_t *s = r->s;
+  inv_env_t *e = r->env;
+
+  if (!req_answered(r, res)) {
+    fault_request(s, r, res);
+    inv_env_list_abort(e);
+    req_free(r);
+    return;
+  }
+  if (s->conf.kind == SOURCE_DOCKER)
+    s->api_answered = true;
+
+  unsigned every =
+      s->conf.full_inspect_every > 0 ? (unsigned)s->conf.full_inspect_every : 1;
+  /* Everything is inspected on the first poll, after an outage, every
+   * FullInspectEvery polls, and when the daemon's clock is unknown. */
+  e->poll_full = !e->up || (e->polls % every) == 0 || e->events_until <= 0 ||
+                 res->date <= 0;
+  e->events_failed = false;
+  e->events_pending = 0;
+  e->list_date = res->date;
+  req_free(r);
+
+  if (!e->poll_full && e->list_date >= e->events_until) {
+    if (events_queue_all(s, e) && e->events_pending > 0)
+      return; /* inspects_host_ready() runs when the last events answer */
+    e->events_failed = true;
+    if (e->events_pending > 0)
+      return;
+  }
+  inspects_host_ready(s, e);
+}
+
+void lists_queue(source_t *s, inv_env_t *e) {
+  char url[URL_MAX];
+  req_t *r = req_new(s, REQ_LIST);
+  if (r == NULL) {
+    inv_env_list_abort(e);
+    return;
+  }
+  r->env = e;
+  inv_env_list_begin(e);
+  r->js = docker_list_parser_new(
+      s->conf.ti_mode == TYPE_INSTANCE_LABEL ? s->conf.ti_label : NULL,
+      on_container, r);
+  if (r->js == NULL) {
+    inv_env_list_abort(e);
+    req_free(r);
+    return;
+  }
+  req_docker_url(s, e, DOCKER_PATH_LIST, url, sizeof(url));
+  if (req_queue(s, r, "GET", url, NULL, NULL, NULL, on_list_done) != 0)
+    inv_env_list_abort(e);
+}

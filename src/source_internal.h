@@ -1,0 +1,157 @@
+/**
+ * source_internal.h: what the files of one poll share (not a public header).
+ *
+ * A poll is split by step, one file each:
+ *
+ *   source.c        the poll itself: start, run the http loop, close
+ *   login.c         Portainer: POST /api/auth for a JWT
+ *   environments.c  Portainer: the environment pages, which hosts to ask
+ *   lists.c         per Docker host: the container list
+ *   events.c        per Docker host: the daemon's events since the last poll
+ *   inspects.c      per Docker host: commit the list, inspect what changed
+ *   request.c       one request's context, URL and headers
+ *   fault.c         counting, describing and logging failures, once each
+ *
+ * Ownership: the source owns its configuration, http client, inventory and
+ * statistics; a req_t belongs to its http request and is freed by the
+ * request's completion callback, whatever the outcome.
+ */
+#ifndef PORTAINER_SOURCE_INTERNAL_H
+#define PORTAINER_SOURCE_INTERNAL_H
+
+#include "http.h"
+#include "inventory.h"
+#include "json_stream.h"
+#include "portainer_api.h"
+#include "source.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define URL_MAX   2048
+#define MAX_PAGES 10000 /* bounded page loop: 10000 pages of environments */
+
+/* A container waiting for its inspect (inspects.c). */
+typedef struct {
+  inv_env_t *env;
+  container_t *c;
+} pending_inspect_t;
+
+struct source_s {
+  source_conf_t conf;
+  char *host; /* Docker source: host field */
+  source_log_fn log;
+  void *log_ud;
+
+  http_client_t *http;
+  inventory_t *inv;
+  source_stats_t stats;
+
+  char *jwt; /* Portainer, username + password */
+  char auth_header[8192];
+
+  uint64_t polls;
+  char fault[256]; /* source-level fault signature, "" when fine */
+
+  int64_t *skipped; /* environment ids already logged as skipped */
+  size_t skipped_num;
+
+  /* Per poll. */
+  int64_t now;
+  bool pages_ok;     /* every page of environments answered */
+  bool api_answered; /* something of the API answered with data */
+  bool auth_retried;
+  int64_t pages_queued;
+
+  /* Inspects wait here and are handed to the http client a few at a time,
+   * so that a cold poll of 50k containers does not hold 50k parsers and
+   * requests at once. */
+  pending_inspect_t *inspects;
+  size_t inspects_num, inspects_cap, inspects_next;
+  size_t inspects_running;
+};
+
+typedef enum {
+  REQ_AUTH,
+  REQ_PAGE,
+  REQ_LIST,
+  REQ_EVENTS,
+  REQ_INSPECT
+} req_kind_t;
+
+/* The context of one request of a poll. */
+typedef struct {
+  source_t *s;
+  req_kind_t kind;
+  inv_env_t *env; /* REQ_LIST, REQ_EVENTS, REQ_INSPECT */
+  container_t *c; /* REQ_INSPECT */
+  json_stream_t *js;
+  int64_t start;       /* REQ_PAGE: 1-based offset */
+  size_t items;        /* REQ_PAGE: environments parsed; REQ_EVENTS: events */
+  pt_endpoint_t **eps; /* REQ_PAGE: kept environments, listed when done */
+  size_t eps_num, eps_cap;
+  char *buf; /* REQ_AUTH: response body */
+  size_t buf_len;
+} req_t;
+
+/* --- request.c ------------------------------------------------------------ */
+
+/* A zeroed context of this kind; NULL when out of memory. */
+req_t *req_new(source_t *s, req_kind_t kind);
+void req_free(req_t *r);
+/* Queues r with the source's credentials and extra_header (may be NULL).
+ * The body of a request with a parser (r->js) goes to it.  On failure r is
+ * freed and -1 returned. */
+int req_queue(source_t *s, req_t *r, const char *method, const char *url,
+              const char *extra_header, const char *body, http_body_cb on_body,
+              http_done_cb done);
+/* A 200 whose document parsed to the end. */
+bool req_answered(req_t *r, const http_result_t *res);
+/* The URL of a Docker API path on an environment's Docker host. */
+void req_docker_url(const source_t *s, const inv_env_t *e, const char *path,
+                    char *buf, size_t size);
+/* "X-PortainerAgent-Target: <node>" into buf, sending a request to one node
+ * of a Swarm agent environment; NULL when there is no usable node name. */
+const char *req_target_header(const char *node, char *buf, size_t size);
+/* The credentials header for the source's current token or JWT. */
+void source_set_auth_header(source_t *s);
+
+/* --- fault.c -------------------------------------------------------------- */
+
+/* Logs through the source's callback, secrets and control characters
+ * removed. */
+__attribute__((format(printf, 3, 4))) void slog(source_t *s, int level,
+                                                const char *fmt, ...);
+/* Counts a failed request and logs it once per fault. */
+void fault_request(source_t *s, req_t *r, const http_result_t *res);
+/* Logs msg when signature differs from what slot last logged. */
+void fault_log(source_t *s, char *slot, size_t slot_size, const char *signature,
+               const char *what, const char *msg);
+/* The source's own fault ended ("source "X": the API is answering again"). */
+void fault_source_recovered(source_t *s);
+/* One of an environment's fault slots ended. */
+void fault_env_recovered(source_t *s, const inv_env_t *e, char *slot,
+                         const char *which);
+/* "source "X": environment "Y" (id N)" or "source "X": Docker host "Y"". */
+void fault_env_what(const source_t *s, const inv_env_t *e, char *buf,
+                    size_t size);
+
+/* --- login.c, environments.c -----------------------------------------------
+ */
+
+void login_queue(source_t *s);
+void environments_queue_page(source_t *s, int64_t start);
+
+/* --- lists.c, events.c, inspects.c -----------------------------------------
+ */
+
+void lists_queue(source_t *s, inv_env_t *e);
+/* Asks each Docker host behind e what happened since the last poll; false
+ * when no events request could be queued. */
+bool events_queue_all(source_t *s, inv_env_t *e);
+/* The list (and its events, if any) of e are in: commit, then inspect what
+ * needs it. */
+void inspects_host_ready(source_t *s, inv_env_t *e);
+
+#endif
