@@ -96,7 +96,7 @@ static void on_page_done(void *ud, const http_result_t *res) {
     s->jwt = NULL;
     source_set_auth_header(s);
     if (r->start == 1)
-      login_queue(s);
+      login_queue(s, environments_start);
     else
       s->pages_ok = false;
     req_free(r);
@@ -154,4 +154,8 @@ void environments_queue_page(source_t *s, int64_t start) {
   s->pages_queued++;
   if (req_queue(s, r, "GET", url, NULL, NULL, NULL, on_page_done) != 0)
     s->pages_ok = false;
+}
+
+void environments_start(source_t *s) {
+  environments_queue_page(s, 1);
 }

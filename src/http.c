@@ -237,7 +237,7 @@ static size_t on_write(char *buf, size_t size, size_t nmemb, void *ud) {
 /* ------------------------------------------------------------------------ */
 /* Requests                                                                  */
 
-static void req_free(http_req_t *r) {
+static void hreq_free(http_req_t *r) {
   if (r == NULL)
     return;
   free(r->method);
@@ -264,7 +264,7 @@ static void req_finish(http_req_t *r, http_error_t err, const char *msg) {
   }
   if (r->on_done != NULL)
     r->on_done(r->ud, &res);
-  req_free(r);
+  hreq_free(r);
 }
 
 static http_error_t map_curl_error(CURLcode rc) {
@@ -355,7 +355,7 @@ int http_request(http_client_t *hc, const char *method, const char *url,
   return 0;
 
 oom:
-  req_free(r);
+  hreq_free(r);
   return -1;
 }
 

@@ -2,6 +2,8 @@
  * login.c: a Portainer source with Username and Password logs in with
  * POST /api/auth and sends the JWT it gets until Portainer answers 401
  * (expired, or Portainer restarted); environments.c then logs in again.
+ * What waited for the JWT (the first page of environments) is the caller's
+ * to say.
  */
 #include "source_internal.h"
 
@@ -34,7 +36,7 @@ static void on_auth_done(void *ud, const http_result_t *res) {
     s->jwt = pt_auth_parse_jwt(r->buf, r->buf_len);
     if (s->jwt != NULL && strcspn(s->jwt, "\r\n") == strlen(s->jwt)) {
       source_set_auth_header(s);
-      environments_queue_page(s, 1);
+      r->then(s);
       req_free(r);
       return;
     }
@@ -52,13 +54,14 @@ static void on_auth_done(void *ud, const http_result_t *res) {
   req_free(r);
 }
 
-void login_queue(source_t *s) {
+void login_queue(source_t *s, void (*then)(source_t *s)) {
   char url[URL_MAX];
   req_t *r = req_new(s, REQ_AUTH);
   if (r == NULL) {
     s->pages_ok = false;
     return;
   }
+  r->then = then;
   char *body = pt_auth_body(s->conf.username, s->conf.password);
   if (body == NULL) {
     s->pages_ok = false;

@@ -87,9 +87,9 @@ static void poll_start(source_t *s) {
     for (size_t i = 0; i < s->inv->envs_num; i++)
       s->inv->envs[i]->listed = false;
     if (s->jwt == NULL && s->conf.username != NULL)
-      login_queue(s);
+      login_queue(s, environments_start);
     else
-      environments_queue_page(s, 1);
+      environments_start(s);
   } else {
     inv_env_t *e = inventory_env(s->inv, 0, s->host);
     if (e != NULL) {

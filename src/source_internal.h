@@ -93,6 +93,7 @@ typedef struct {
   size_t eps_num, eps_cap;
   char *buf; /* REQ_AUTH: response body */
   size_t buf_len;
+  void (*then)(source_t *s); /* REQ_AUTH: what waits for the JWT */
 } req_t;
 
 /* --- request.c ------------------------------------------------------------ */
@@ -140,8 +141,11 @@ void fault_env_what(const source_t *s, const inv_env_t *e, char *buf,
 /* --- login.c, environments.c -----------------------------------------------
  */
 
-void login_queue(source_t *s);
+/* Logs in; then() queues what waited for the JWT. */
+void login_queue(source_t *s, void (*then)(source_t *s));
 void environments_queue_page(source_t *s, int64_t start);
+/* The first page of environments (what a poll starts with). */
+void environments_start(source_t *s);
 
 /* --- lists.c, events.c, inspects.c -----------------------------------------
  */
