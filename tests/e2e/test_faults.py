@@ -48,8 +48,8 @@ sys.path.insert(0, HERE)
 import fault_server as fsv  # noqa: E402
 import portainer_standin as ps  # noqa: E402
 import rig  # noqa: E402
-from test_e2e import LABEL, LINE, RESULTS, check, free_port, skip  # noqa: E402
-from test_e2e import eventually as e2e_eventually  # noqa: E402
+from harness import LABEL, LINE, RESULTS, check, free_port, skip  # noqa: E402
+from harness import eventually as e2e_eventually  # noqa: E402
 
 INTERVAL = 2
 FAULT_POLLS = 4                   # polls every fault lasts at least

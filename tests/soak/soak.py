@@ -25,7 +25,7 @@ sys.path.insert(0, E2E)
 
 import rig  # noqa: E402
 import portainer_standin as ps  # noqa: E402
-from test_e2e import Collectd, Metrics, free_port, API_KEY, docker_source_conf  # noqa: E402
+from harness import Collectd, Metrics, free_port, API_KEY, docker_source_conf  # noqa: E402
 
 
 def proc_sample(pid):
