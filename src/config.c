@@ -274,6 +274,27 @@ static int get_ids(const char *src, const oconfig_item_t *ci, int64_t **ids,
   return 0;
 }
 
+/* HostPrefix: printable, short (it shares the host field's 127 bytes). */
+static int get_host_prefix(const char *src, const oconfig_item_t *ci,
+                           char **prefix) {
+  char *v = NULL;
+  if (cf_util_get_string(ci, &v) != 0)
+    return -1;
+  bool printable = true;
+  for (const char *p = v; *p != 0; p++)
+    printable = printable && (unsigned char)*p >= 0x20 && *p != 0x7f;
+  if (!printable || strlen(v) > SOURCE_HOST_PREFIX_MAX) {
+    CERROR("source \"%s\" not started: HostPrefix must be at most %d "
+           "printable bytes",
+           src, SOURCE_HOST_PREFIX_MAX);
+    sfree(v);
+    return -1;
+  }
+  sfree(*prefix);
+  *prefix = v;
+  return 0;
+}
+
 static int get_shard(const char *src, const oconfig_item_t *ci,
                      source_conf_t *c) {
   char *v = NULL;
@@ -484,6 +505,8 @@ int config_parse_source(const oconfig_item_t *ci, source_conf_t *c) {
       status = cf_util_get_string(o, &c->socket);
     else if (strcasecmp("Host", o->key) == 0)
       status = cf_util_get_string(o, &c->host);
+    else if (strcasecmp("HostPrefix", o->key) == 0)
+      status = get_host_prefix(src, o, &c->host_prefix);
     else if (strcasecmp("Token", o->key) == 0)
       status = cf_util_get_string(o, &c->token);
     else if (strcasecmp("TokenFile", o->key) == 0)

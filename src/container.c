@@ -207,6 +207,7 @@ void container_free(container_t *c) {
   free(c->label);
   free(c->node);
   free(c->status);
+  free(c->id_suffix);
   free(c);
 }
 

@@ -68,6 +68,15 @@ typedef struct container_s {
 
   /* Set by the poll when an inspect answered 404: gone since the list. */
   bool vanished;
+  /* Kept by the inventory while the Swarm node that runs it is missing from
+   * the agent's list: it may still exist, so it keeps its identity, but
+   * nothing of it is reported (identity.c, inventory.c). */
+  bool absent;
+  /* The collision suffix of its identity ("@node", "~id"), kept while the
+   * container exists so that its series never changes name (identity.c):
+   * settled is false until one was chosen; NULL suffix: none. */
+  bool id_settled;
+  char *id_suffix;
   /* Set by the inventory while a list is built: this object of the last
    * list is listed again unchanged and carried over whole. */
   bool reused;

@@ -80,6 +80,10 @@ enum {
   K_ACTOR,
   K_TIME,
   K_TIMENANO,
+  K_SPEC,
+  K_DESCRIPTION,
+  K_AVAILABILITY,
+  K_HOSTNAME,
 };
 
 typedef struct {
@@ -634,6 +638,105 @@ json_stream_t *docker_events_parser_new(docker_event_cb cb, void *ud) {
   if (cb == NULL)
     return NULL;
   events_parser_t *p = (events_parser_t *)js_alloc(sizeof(*p), &events_ops);
+  if (p == NULL)
+    return NULL;
+  p->cb = cb;
+  p->ud = ud;
+  return &p->base;
+}
+
+/* ---- Swarm nodes ------------------------------------------------------- */
+
+typedef struct {
+  json_stream_t base;
+  docker_node_cb cb;
+  void *ud;
+  bool in_item;
+  char *hostname, *availability; /* of the node being read */
+} nodes_parser_t;
+
+static const key_def_t node_keys[] = {
+    {"Spec", K_SPEC},
+    {"Description", K_DESCRIPTION},
+};
+
+static void node_reset(nodes_parser_t *p) {
+  free(p->hostname);
+  free(p->availability);
+  p->hostname = p->availability = NULL;
+}
+
+static int nodes_key(json_stream_t *js, const char *k, size_t len) {
+  if (js->depth == 2)
+    return KEYS(node_keys, k, len);
+  if (js->depth == 3 && js_key_at(js, 2) == K_SPEC &&
+      js_key_is(k, len, "Availability"))
+    return K_AVAILABILITY;
+  if (js->depth == 3 && js_key_at(js, 2) == K_DESCRIPTION &&
+      js_key_is(k, len, "Hostname"))
+    return K_HOSTNAME;
+  return K_OTHER;
+}
+
+static int nodes_open(json_stream_t *js, bool is_map) {
+  nodes_parser_t *p = (nodes_parser_t *)js;
+  switch (js->depth) {
+  case 1: /* the top-level array */
+    return JS_DESCEND;
+  case 2: /* a node; anything but an object is skipped */
+    if (!is_map)
+      return JS_SKIP;
+    node_reset(p);
+    p->in_item = true;
+    return JS_DESCEND;
+  case 3: /* Spec, Description */
+    return is_map ? JS_DESCEND : JS_SKIP;
+  }
+  return JS_SKIP;
+}
+
+static int nodes_scalar(json_stream_t *js, const js_value_t *v) {
+  nodes_parser_t *p = (nodes_parser_t *)js;
+  if (js->depth != 3 || v->type != JS_STRING)
+    return 1;
+  switch (js_key_at(js, 3)) {
+  case K_HOSTNAME:
+    return js_set_string(js, &p->hostname, v->str, v->len) == 0;
+  case K_AVAILABILITY:
+    return js_set_string(js, &p->availability, v->str, v->len) == 0;
+  }
+  return 1;
+}
+
+static int nodes_close(json_stream_t *js, bool is_map) {
+  nodes_parser_t *p = (nodes_parser_t *)js;
+  if (js->depth == 2 && is_map && p->in_item) {
+    docker_node_t n = {.hostname = p->hostname,
+                       .availability = p->availability};
+    p->cb(p->ud, &n);
+    node_reset(p);
+    p->in_item = false;
+  }
+  return 1;
+}
+
+static void nodes_destroy(json_stream_t *js) {
+  node_reset((nodes_parser_t *)js);
+}
+
+static const json_stream_ops_t nodes_ops = {
+    .top = JS_TOP_ARRAY,
+    .key = nodes_key,
+    .scalar = nodes_scalar,
+    .open = nodes_open,
+    .close = nodes_close,
+    .destroy = nodes_destroy,
+};
+
+json_stream_t *docker_nodes_parser_new(docker_node_cb cb, void *ud) {
+  if (cb == NULL)
+    return NULL;
+  nodes_parser_t *p = (nodes_parser_t *)js_alloc(sizeof(*p), &nodes_ops);
   if (p == NULL)
     return NULL;
   p->cb = cb;

@@ -45,6 +45,18 @@ typedef struct {
 typedef void (*docker_event_cb)(void *ud, const docker_event_t *ev);
 json_stream_t *docker_events_parser_new(docker_event_cb cb, void *ud);
 
+/* GET /nodes (Swarm, answered by a manager; through an agent environment):
+ * one callback per node object, with Description.Hostname (what the agent
+ * calls the node's NodeName) and Spec.Availability ("active", "pause",
+ * "drain"), each NULL when absent or not a string. */
+#define DOCKER_PATH_NODES "/nodes"
+typedef struct {
+  const char *hostname;
+  const char *availability;
+} docker_node_t;
+typedef void (*docker_node_cb)(void *ud, const docker_node_t *node);
+json_stream_t *docker_nodes_parser_new(docker_node_cb cb, void *ud);
+
 /* Error bodies: {"message":"..."} (Docker) or {"message":..,"details":..}
  * (Portainer).  Copies a printable, single-line "message: details" into buf
  * (control characters replaced); "" when the body is not such a document. */

@@ -9,9 +9,13 @@
 
 #include <time.h>
 
+#define LOG_PREFIX "portainer plugin: "
+
 typedef struct {
   value_list_t vl;
   size_t count;
+  registry_t *reg; /* NULL: no other source to share identities with */
+  int writer;      /* this source in reg */
 } emitter_t;
 
 static void put(emitter_t *em, const char *type, const char *type_instance,
@@ -38,6 +42,22 @@ static void derive(emitter_t *em, const char *type, const char *ti,
 
 static bool stopped(container_state_t st) {
   return st == CSTATE_EXITED || st == CSTATE_DEAD || st == CSTATE_RESTARTING;
+}
+
+/* The failing streak to send, from the freshest source: the list's Health
+ * where the engine sends it (API >= 1.52: every poll), else the inspect,
+ * which inspects.c redoes every poll while the checks of a running container
+ * are failing.  Only while checks run (running containers) and only for
+ * containers with a healthcheck; false: none to send. */
+static bool failing_streak(const container_t *c, double *v) {
+  if (container_state(c) != CSTATE_RUNNING)
+    return false;
+  if (c->list_failing_streak >= 0 && c->list_health_known) {
+    *v = (double)c->list_failing_streak;
+    return c->list_health != CHEALTH_NONE;
+  }
+  *v = (double)c->failing_streak;
+  return c->inspected && c->has_healthcheck;
 }
 
 static void emit_container(emitter_t *em, const container_t *c,
@@ -76,13 +96,43 @@ static void emit_container(emitter_t *em, const container_t *c,
     gauge(em, "uptime", ti, (double)(up > 0 ? up : 0));
   }
 
-  if (collect & COLLECT_FAILING_STREAK) {
-    if (c->inspected && c->has_healthcheck)
-      gauge(em, "failing_streak", ti, (double)c->failing_streak);
-    else if (c->list_failing_streak >= 0 && c->list_health_known &&
-             c->list_health != CHEALTH_NONE)
-      gauge(em, "failing_streak", ti, (double)c->list_failing_streak);
+  double streak;
+  if ((collect & COLLECT_FAILING_STREAK) && failing_streak(c, &streak))
+    gauge(em, "failing_streak", ti, streak);
+}
+
+/* The host field of an environment's values: HostPrefix and its name,
+ * which is data from the API: sanitized and fitted like the container
+ * identities. */
+static void host_field(char *dst, const source_conf_t *conf, const char *name) {
+  char buf[SOURCE_HOST_PREFIX_MAX + 4096 + 1];
+  snprintf(buf, sizeof(buf), "%s%s",
+           conf->host_prefix != NULL ? conf->host_prefix : "",
+           name != NULL ? name : "");
+  identity_field(dst, buf, NULL);
+}
+
+/* May this source write this container identity?  Another source of this
+ * collectd, configured earlier, may write it already (two Portainers with an
+ * environment of the same name): then these values are not sent, and that
+ * is said once. */
+static bool claim(emitter_t *em, const source_t *s, const inv_env_t *e,
+                  const identity_t *id) {
+  int owner = -1;
+  if (em->reg == NULL ||
+      registry_claim(em->reg, em->writer, em->vl.host, id->plugin_instance,
+                     id->type_instance, &owner))
+    return true;
+  if (registry_first_conflict(em->reg, em->writer, owner, em->vl.host)) {
+    char what[512];
+    fault_env_what(s, e, what, sizeof(what));
+    WARNING(LOG_PREFIX "%s: container \"%s\" (and any other with the same "
+                       "host, name and type) is also written by source "
+                       "\"%s\", configured first, whose values are kept; "
+                       "set HostPrefix in one of the two blocks to keep both",
+            what, id->plugin_instance, registry_writer_name(em->reg, owner));
   }
+  return false;
 }
 
 static void emit_env(emitter_t *em, const source_t *s, const inv_env_t *e,
@@ -90,30 +140,36 @@ static void emit_env(emitter_t *em, const source_t *s, const inv_env_t *e,
   const source_conf_t *conf = source_conf(s);
 
   /* Self: is this Docker host answering? */
-  /* The environment's name is data from the API: sanitized and fitted like
-   * the container identities. */
-  identity_field(em->vl.host, e->name, NULL);
+  host_field(em->vl.host, conf, e->name);
   sstrncpy(em->vl.plugin, "portainer", sizeof(em->vl.plugin));
   sstrncpy(em->vl.plugin_instance, conf->name, sizeof(em->vl.plugin_instance));
-  gauge(em, "up", "environment", e->up ? 1.0 : 0.0);
+  gauge(em, "up", "environment", inv_env_complete(e) ? 1.0 : 0.0);
   if (!e->up)
     return; /* no container values: nothing fresh to tell */
-  gauge(em, "containers", "", (double)e->cs_num);
-
-  if (e->cs_num == 0)
-    return;
-  identity_t *ids = calloc(e->cs_num, sizeof(*ids));
-  if (ids == NULL)
-    return;
-  identity_assign(e->cs, e->cs_num, conf->ti_mode, ids);
-  sstrncpy(em->vl.plugin, "container", sizeof(em->vl.plugin));
+  /* (A Swarm node missing: up is 0, but what the others listed is fresh.) */
+  size_t listed = 0;
   for (size_t i = 0; i < e->cs_num; i++)
-    emit_container(em, e->cs[i], &ids[i], conf->collect, now);
-  free(ids);
+    listed += e->cs[i]->absent ? 0 : 1;
+  gauge(em, "containers", "", (double)listed);
+
+  sstrncpy(em->vl.plugin, "container", sizeof(em->vl.plugin));
+  for (size_t i = 0; i < e->cs_num; i++) {
+    identity_t id;
+    if (e->cs[i]->absent)
+      continue; /* its node is missing: nothing of it is fresh */
+    identity_of(e->cs[i], conf->ti_mode, &id);
+    if (claim(em, s, e, &id))
+      emit_container(em, e->cs[i], &id, conf->collect, now);
+  }
 }
 
 size_t emit_source(const source_t *s, const char *hostname, cdtime_t interval) {
-  emitter_t em = {.vl = VALUE_LIST_INIT};
+  return emit_source_shared(s, hostname, interval, NULL, -1);
+}
+
+size_t emit_source_shared(const source_t *s, const char *hostname,
+                          cdtime_t interval, registry_t *reg, int writer) {
+  emitter_t em = {.vl = VALUE_LIST_INIT, .reg = reg, .writer = writer};
   const source_conf_t *conf = source_conf(s);
   const source_stats_t *st = source_stats(s);
   const inventory_t *inv = source_inventory(s);
@@ -122,8 +178,12 @@ size_t emit_source(const source_t *s, const char *hostname, cdtime_t interval) {
   em.vl.interval = interval;
   em.vl.time = cdtime();
 
+  if (reg != NULL)
+    registry_begin(reg, writer);
   for (size_t i = 0; i < inv->envs_num; i++)
     emit_env(&em, s, inv->envs[i], now);
+  if (reg != NULL)
+    registry_end(reg, writer);
 
   /* Self: the source itself. */
   sstrncpy(em.vl.host, hostname, sizeof(em.vl.host));

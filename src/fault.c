@@ -170,6 +170,13 @@ void fault_request(source_t *s, req_t *r, const http_result_t *res) {
                name, msg);
       e->inspect_failed = true;
       fault_log(s, e->inspect_fault, sizeof(e->inspect_fault), sig, what, m2);
+    } else if (r->kind == REQ_NODES) {
+      char m2[1024];
+      snprintf(m2, sizeof(m2),
+               "Swarm node list request failed (every node seen before "
+               "counts as expected): %.700s",
+               msg);
+      fault_log(s, e->nodes_fault, sizeof(e->nodes_fault), sig, what, m2);
     } else if (r->kind == REQ_EVENTS) {
       char m2[1024];
       snprintf(m2, sizeof(m2),

@@ -136,9 +136,12 @@ static const char *type_instance_of(const container_t *c,
 }
 
 typedef struct {
-  size_t index;
+  size_t index; /* into cs and ids */
   const identity_t *id;
   const container_t *c;
+  int pass;    /* suffix ladder step taken so far (0: none) */
+  size_t nth;  /* its place in the group it was last renamed in, from 1 */
+  bool frozen; /* keeps the suffix it was given in an earlier poll */
 } slot_t;
 
 static int slot_cmp(const void *a, const void *b) {
@@ -165,15 +168,16 @@ static bool sort_and_check(slot_t *slots, size_t n) {
   return false;
 }
 
-/* The suffix that pass 1, 2 or 3 gives the nth (from 1) of a group of
- * colliding containers; false when this pass leaves it as it is. */
-static bool suffix_for(int pass, const container_t *c, size_t nth, char *sfx,
+/* The suffix of step 1, 2 or 3 of the ladder for the nth (from 1) of a
+ * group of colliding containers; "" for step 0 and when the step adds none
+ * (step 1 without a node). */
+static void suffix_for(int pass, const container_t *c, size_t nth, char *sfx,
                        size_t size) {
   bool has_node = c->node != NULL && c->node[0] != 0;
   size_t len = 0;
   sfx[0] = 0;
-  if (pass == 1 && !has_node)
-    return false;
+  if (pass == 0)
+    return;
   if (has_node && pass < 3) { /* "@node" */
     snprintf(sfx, size, "@%.*s", pass == 1 ? 60 : 40, c->node);
     unmark(sfx + 1);
@@ -186,43 +190,129 @@ static bool suffix_for(int pass, const container_t *c, size_t nth, char *sfx,
   }
   if (pass == 3) /* "#<n>": only a hostile server gets this far */
     snprintf(sfx + len, size - len, "#%zu", nth);
-  return true;
 }
 
-/* Renames every member of every group of colliding identities. */
-static void rename_collisions(slot_t *slots, size_t n, identity_t *ids,
-                              int pass) {
+/* Every member of a group of colliding identities takes the next step of
+ * the ladder, but the first (by id) of those keeping an earlier suffix:
+ * a container's series keeps its name while the container exists. */
+static void rename_collisions(slot_t *slots, size_t n, identity_t *ids) {
+  size_t i = 0;
+  while (i < n) {
+    size_t j = i + 1;
+    while (j < n && same_key(&slots[i], &slots[j]))
+      j++;
+    bool kept = false;
+    for (size_t k = i; j - i > 1 && k < j; k++) {
+      slot_t *sl = &slots[k];
+      if (sl->frozen && !kept) {
+        kept = true;
+        continue;
+      }
+      sl->frozen = false;
+      if (sl->pass < 3)
+        sl->pass++;
+      sl->nth = k - i + 1;
+      char sfx[IDENTITY_SIZE];
+      suffix_for(sl->pass, sl->c, sl->nth, sfx, sizeof(sfx));
+      name_field(ids[sl->index].plugin_instance, sl->c->name, sfx);
+    }
+    i = j;
+  }
+}
+
+/* Containers given no suffix yet whose plain identity is shared with another
+ * container (given one or not) start on the ladder: a container arriving
+ * next to "web@node-a" becomes "web@node-b", not "web". */
+static void start_shared_names(slot_t *slots, size_t n, identity_t *ids) {
+  if (!sort_and_check(slots, n))
+    return;
   size_t i = 0;
   while (i < n) {
     size_t j = i + 1;
     while (j < n && same_key(&slots[i], &slots[j]))
       j++;
     for (size_t k = i; j - i > 1 && k < j; k++) {
+      slot_t *sl = &slots[k];
+      if (sl->frozen)
+        continue;
       char sfx[IDENTITY_SIZE];
-      if (suffix_for(pass, slots[k].c, k - i + 1, sfx, sizeof(sfx)))
-        name_field(ids[slots[k].index].plugin_instance, slots[k].c->name, sfx);
+      sl->pass = 1;
+      sl->nth = k - i + 1;
+      suffix_for(1, sl->c, sl->nth, sfx, sizeof(sfx));
+      name_field(ids[sl->index].plugin_instance, sl->c->name, sfx);
     }
     i = j;
   }
 }
 
-void identity_assign(container_t *const *cs, size_t n,
+/* A suffix chosen in an earlier poll is kept, but a numbered one ("#n",
+ * hostile servers only), which is chosen again every time. */
+static bool keeps_suffix(const container_t *c) {
+  return c->id_settled &&
+         (c->id_suffix == NULL || strchr(c->id_suffix, '#') == NULL);
+}
+
+/* Remembers the suffix a container ended with. */
+static void remember(container_t *c, const slot_t *sl) {
+  if (sl->frozen)
+    return;
+  char sfx[IDENTITY_SIZE];
+  suffix_for(sl->pass, c, sl->nth, sfx, sizeof(sfx));
+  free(c->id_suffix);
+  c->id_suffix = NULL;
+  c->id_settled = true;
+  if (sfx[0] != 0) {
+    c->id_suffix = strdup(sfx);
+    c->id_settled = c->id_suffix != NULL; /* out of memory: chosen again */
+  }
+}
+
+void identity_of(const container_t *c, type_instance_mode_t mode,
+                 identity_t *id) {
+  name_field(id->plugin_instance, c->name, c->id_settled ? c->id_suffix : NULL);
+  identity_field(id->type_instance, type_instance_of(c, mode), NULL);
+}
+
+void identity_settle(container_t *const *cs, size_t n,
                      type_instance_mode_t mode, identity_t *ids) {
+  if (ids == NULL) {
+    if (n == 0)
+      return;
+    identity_t *tmp = malloc(n * sizeof(*tmp));
+    if (tmp != NULL)
+      identity_settle(cs, n, mode, tmp);
+    free(tmp);
+    return;
+  }
+  /* First everyone's plain identity, to find the shared names. */
   for (size_t i = 0; i < n; i++) {
     name_field(ids[i].plugin_instance, cs[i]->name, NULL);
     identity_field(ids[i].type_instance, type_instance_of(cs[i], mode), NULL);
   }
-  if (n < 2)
-    return;
-
-  slot_t *slots = calloc(n, sizeof(*slots));
+  slot_t *slots = calloc(n > 0 ? n : 1, sizeof(*slots));
   if (slots == NULL)
     return; /* identities stay valid, possibly colliding */
   for (size_t i = 0; i < n; i++)
-    slots[i] = (slot_t){.index = i, .id = &ids[i], .c = cs[i]};
-  /* Pass 1: "@node" where nodes tell them apart; pass 2: the short id;
-   * pass 3: numbered, in id order. */
-  for (int pass = 1; pass <= 3 && sort_and_check(slots, n); pass++)
-    rename_collisions(slots, n, ids, pass);
+    slots[i] = (slot_t){.index = i,
+                        .id = &ids[i],
+                        .c = cs[i],
+                        .nth = 1,
+                        .frozen = keeps_suffix(cs[i])};
+  start_shared_names(slots, n, ids);
+  for (size_t k = 0; k < n; k++) /* those keeping a suffix take it back */
+    if (slots[k].frozen)
+      name_field(ids[slots[k].index].plugin_instance, slots[k].c->name,
+                 slots[k].c->id_suffix);
+  /* Then up the ladder until no two collide: "@node" where nodes tell them
+   * apart, the short id, numbered in id order. */
+  for (int round = 0; round < 4 && sort_and_check(slots, n); round++)
+    rename_collisions(slots, n, ids);
+  for (size_t k = 0; k < n; k++)
+    remember(cs[slots[k].index], &slots[k]);
   free(slots);
+}
+
+void identity_assign(container_t *const *cs, size_t n,
+                     type_instance_mode_t mode, identity_t *ids) {
+  identity_settle(cs, n, mode, ids);
 }

@@ -28,12 +28,28 @@ typedef struct {
  * NULL; at most 64 bytes are used) is appended and kept whole. */
 void identity_field(char *dst, const char *src, const char *suffix);
 
-/* Fills ids[i] for cs[i], i < n (the containers of one host).  Containers
- * whose (name, type_instance) pair collides get "@<node>" appended when their
- * nodes tell them apart, else "~<first 12 characters of the id>", and
- * "#<n>" if even that collides.  '~', '@' and '#' in names (which Docker
- * refuses anyway) become '_', so no name can imitate a suffix. */
+/* Settles the identities of the containers of one host, cs[0..n), into
+ * ids[0..n).  Containers whose (name, type_instance) pair is shared get
+ * "@<node>" appended when their nodes tell them apart, else "~<first 12
+ * characters of the id>", and "#<n>" if even that collides.  '~', '@' and
+ * '#' in names (which Docker refuses anyway) become '_', so no name can
+ * imitate a suffix.
+ *
+ * The suffix a container is given is remembered in it (id_settled,
+ * id_suffix) and kept while it exists: when the container it collided with
+ * goes (or its Swarm node drops out of one poll's list) its series keeps its
+ * name; a container arriving later next to one of the same name takes the
+ * suffix.  Of two containers keeping the same identity (a rename), the first
+ * by id keeps it.  Two containers never end with the same identity.  ids
+ * may be NULL when only the suffixes are wanted. */
+void identity_settle(container_t *const *cs, size_t n,
+                     type_instance_mode_t mode, identity_t *ids);
+/* identity_settle() by its former name. */
 void identity_assign(container_t *const *cs, size_t n,
                      type_instance_mode_t mode, identity_t *ids);
+/* The identity of a settled container: its name with its suffix, and its
+ * type instance. */
+void identity_of(const container_t *c, type_instance_mode_t mode,
+                 identity_t *id);
 
 #endif

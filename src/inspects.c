@@ -102,7 +102,24 @@ static bool inspect_useful(unsigned collect, const container_t *c) {
   return false;
 }
 
+/* Engines before API 1.52 send no failing streak in the list, and a probe
+ * that fails changes nothing else the list shows: while a running
+ * container's checks fail (health starting or unhealthy, or a streak that
+ * was not 0 at its last inspect) it is inspected every poll, so the streak
+ * sent is this poll's.  These are few: the containers in trouble. */
+static bool streak_stale(unsigned collect, const container_t *c) {
+  if (!(collect & COLLECT_FAILING_STREAK) || c->list_failing_streak >= 0 ||
+      container_state(c) != CSTATE_RUNNING)
+    return false;
+  if (c->list_health_known && (c->list_health == CHEALTH_STARTING ||
+                               c->list_health == CHEALTH_UNHEALTHY))
+    return true;
+  return c->inspected && c->has_healthcheck && c->failing_streak > 0;
+}
+
 void inspects_host_ready(source_t *s, inv_env_t *e) {
+  if (e->nodes_pending > 0)
+    return; /* the node check's answer calls again */
   bool full = e->poll_full || e->events_failed;
   inv_env_list_commit(e, full, s->now);
   if (e->list_date > 0)
@@ -110,8 +127,9 @@ void inspects_host_ready(source_t *s, inv_env_t *e) {
   fault_env_recovered(s, e, e->fault, "its container list is");
   e->inspect_failed = false;
   for (size_t i = 0; i < e->cs_num; i++)
-    if ((e->needs_inspect == NULL || e->needs_inspect[i]) &&
-        inspect_useful(s->conf.collect, e->cs[i]))
+    if (((e->needs_inspect == NULL || e->needs_inspect[i]) &&
+         inspect_useful(s->conf.collect, e->cs[i])) ||
+        streak_stale(s->conf.collect, e->cs[i]))
       queue_inspect(s, e, e->cs[i]);
   pump(s);
 }

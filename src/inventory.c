@@ -11,6 +11,74 @@
  * "Up ..." than expected is taken for a restart. */
 #define RESTART_SLACK 5
 
+/* --- name sets -------------------------------------------------------------
+ */
+
+/* Where name is, or would go, in the sorted set. */
+static size_t names_at(const inv_names_t *s, const char *name, bool *found) {
+  size_t lo = 0, hi = s->num;
+  *found = false;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    int r = strcmp(s->v[mid], name);
+    if (r == 0) {
+      *found = true;
+      return mid;
+    }
+    if (r < 0)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return lo;
+}
+
+bool inv_names_has(const inv_names_t *s, const char *name) {
+  bool found;
+  (void)names_at(s, name, &found);
+  return found;
+}
+
+int inv_names_add(inv_names_t *s, const char *name) {
+  bool found;
+  size_t at = names_at(s, name, &found);
+  if (found)
+    return 0;
+  if (s->num >= INV_NAMES_MAX)
+    return -1;
+  if (s->num == s->cap) {
+    size_t cap = s->cap ? s->cap * 2 : 8;
+    char **v = realloc(s->v, cap * sizeof(*v));
+    if (v == NULL)
+      return -1;
+    s->v = v;
+    s->cap = cap;
+  }
+  char *copy = strdup(name);
+  if (copy == NULL)
+    return -1;
+  memmove(s->v + at + 1, s->v + at, (s->num - at) * sizeof(*s->v));
+  s->v[at] = copy;
+  s->num++;
+  return 0;
+}
+
+void inv_names_clear(inv_names_t *s) {
+  for (size_t i = 0; i < s->num; i++)
+    free(s->v[i]);
+  s->num = 0;
+}
+
+static void names_free(inv_names_t *s) {
+  inv_names_clear(s);
+  free(s->v);
+  s->v = NULL;
+  s->cap = 0;
+}
+
+/* --- the inventory -----------------------------------------------------------
+ */
+
 inventory_t *inventory_new(void) {
   return calloc(1, sizeof(inventory_t));
 }
@@ -38,6 +106,10 @@ static void env_free(inv_env_t *e) {
   free_containers(e->cs, e->cs_num);
   free(e->needs_inspect);
   free_dirty(e);
+  names_free(&e->nodes_seen);
+  names_free(&e->nodes_known);
+  names_free(&e->nodes_missing);
+  names_free(&e->nodes_swarm);
   free(e->name);
   free(e);
 }
@@ -132,6 +204,14 @@ void inv_env_list_begin(inv_env_t *e) {
   e->next = NULL;
   e->next_num = e->next_cap = 0;
   free_dirty(e);
+  inv_names_clear(&e->nodes_seen);
+  inv_names_clear(&e->nodes_missing);
+  inv_names_clear(&e->nodes_swarm);
+  e->nodes_pending = 0;
+}
+
+bool inv_env_complete(const inv_env_t *e) {
+  return e->up && e->nodes_missing.num == 0;
 }
 
 int inv_env_list_add(inv_env_t *e, container_t *c) {
@@ -305,10 +385,47 @@ static void carry_inspect(container_t *c, const container_t *old) {
   c->inspect_state = old->inspect_state;
 }
 
+/* The identity's suffix stays with the container, whichever object holds
+ * it (the old one is freed after the commit). */
+static void carry_identity(container_t *c, container_t *old) {
+  c->id_settled = old->id_settled;
+  c->id_suffix = old->id_suffix;
+  old->id_suffix = NULL;
+}
+
+/* The containers of the last list whose Swarm node is missing from this one
+ * stay, absent: appended to cs (n of them, room for cap), carried over like
+ * unchanged ones.  Returns the new count. */
+static size_t keep_absent(inv_env_t *e, container_t ***cs, size_t n,
+                          size_t *cap) {
+  size_t listed = n;
+  for (size_t i = 0; i < e->cs_num; i++) {
+    container_t *old = e->cs[i];
+    if (old->reused || old->node == NULL ||
+        !inv_names_has(&e->nodes_missing, old->node) ||
+        find_old(*cs, listed, old->id) != NULL)
+      continue;
+    if (n == *cap) {
+      size_t ncap = *cap ? *cap * 2 : 64;
+      container_t **m = realloc(*cs, ncap * sizeof(*m));
+      if (m == NULL)
+        break; /* out of memory: it goes, as if removed */
+      *cs = m;
+      *cap = ncap;
+    }
+    old->absent = true;
+    old->inspected = false; /* nothing of it is fresh any more */
+    old->reused = true;
+    (*cs)[n++] = old;
+  }
+  if (n > listed)
+    qsort(*cs, n, sizeof(**cs), cmp_container);
+  return n;
+}
+
 void inv_env_list_commit(inv_env_t *e, bool full, int64_t now) {
   container_t **cs = e->next;
   size_t n = e->next_num;
-  bool *needs = calloc(n ? n : 1, sizeof(*needs));
 
   if (n > 1) /* (cs is NULL for an empty list) */
     qsort(cs, n, sizeof(*cs), cmp_container);
@@ -328,12 +445,19 @@ void inv_env_list_commit(inv_env_t *e, bool full, int64_t now) {
     cs[keep++] = cs[i];
   }
   n = keep;
+  for (size_t i = 0; i < n; i++)
+    cs[i]->absent = false; /* listed */
+  if (e->nodes_missing.num > 0)
+    n = keep_absent(e, &cs, n, &e->next_cap);
+  bool *needs = calloc(n ? n : 1, sizeof(*needs));
   if (e->dirty_num > 0)
     qsort(e->dirty, e->dirty_num, sizeof(*e->dirty), cmp_str);
 
   for (size_t i = 0; i < n; i++) {
     container_t *c = cs[i];
-    const container_t *old = find_old(e->cs, e->cs_num, c->id);
+    if (c->absent)
+      continue; /* needs[i] false: not inspected, not reported */
+    container_t *old = find_old(e->cs, e->cs_num, c->id);
     bool need = full || old == NULL || !old->inspected;
     if (!need && e->dirty_num > 0)
       need = bsearch(&c->id, e->dirty, e->dirty_num, sizeof(*e->dirty),
@@ -350,8 +474,10 @@ void inv_env_list_commit(inv_env_t *e, bool full, int64_t now) {
     if (!need)
       need = old->has_healthcheck && !c->list_health_known &&
              c->state == CSTATE_RUNNING;
-    if (old != NULL && old != c)
+    if (old != NULL && old != c) {
       carry_inspect(c, old);
+      carry_identity(c, old);
+    }
     if (needs != NULL)
       needs[i] = need;
     else

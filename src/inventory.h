@@ -16,6 +16,19 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* A small sorted set of names (Swarm nodes), at most INV_NAMES_MAX. */
+#define INV_NAMES_MAX 4096
+typedef struct {
+  char **v;
+  size_t num, cap;
+} inv_names_t;
+
+/* Adds a copy of name (a no-op when present); -1 when out of memory or
+ * full. */
+int inv_names_add(inv_names_t *s, const char *name);
+bool inv_names_has(const inv_names_t *s, const char *name);
+void inv_names_clear(inv_names_t *s);
+
 typedef struct {
   int64_t id;           /* environment id; 0 for a Docker source */
   char *name;           /* host field of its values */
@@ -47,6 +60,15 @@ typedef struct {
   char events_fault[256];
   char inspect_fault[256];
   bool inspect_failed; /* an inspect failed this poll */
+
+  /* Swarm agent environments (nodes.c): the nodes (NodeName) in this poll's
+   * list; those seen in any list since start, expected to answer; those
+   * expected and missing from this poll's list; the Swarm's own node list
+   * while it is asked (GET /nodes); its faults, logged once. */
+  inv_names_t nodes_seen, nodes_known, nodes_missing, nodes_swarm;
+  int nodes_pending;
+  char nodes_fault[256];
+  char nodes_missing_fault[256];
 } inv_env_t;
 
 typedef struct {
@@ -70,11 +92,17 @@ void inv_env_list_begin(inv_env_t *e);
 int inv_env_list_add(inv_env_t *e, container_t *c);
 /* Events named this container id: re-inspect it. */
 int inv_env_mark_dirty(inv_env_t *e, const char *id);
+/* Its containers were listed this poll, from every Swarm node expected to
+ * answer: what its "up" value says. */
+bool inv_env_complete(const inv_env_t *e);
 /* Replaces the containers with the new list.  A container is marked for an
  * inspect when it is new, never inspected, named by an event, changed state
  * or Status class, looks restarted, is a running container with a
  * healthcheck whose health the list does not show (Podman), or when
- * full is true.  now is unix seconds. */
+ * full is true.  now is unix seconds.  A container of the last list missing
+ * from this one because its Swarm node is in nodes_missing is kept, marked
+ * absent and not inspected: it keeps its identity's suffix, and is reported
+ * again (after an inspect) when its node is back. */
 void inv_env_list_commit(inv_env_t *e, bool full, int64_t now);
 /* The list failed: forget the partial list; keep the containers (and what
  * was learnt of them) for the next successful poll. */

@@ -15,6 +15,8 @@
 static void on_container(void *ud, container_t *c) {
   req_t *r = ud;
   const source_conf_t *conf = &r->s->conf;
+  if (c->node != NULL) /* every node that answered, whatever is filtered */
+    (void)inv_names_add(&r->env->nodes_seen, c->node);
   if (!source_conf_keeps(&conf->ct_include, &conf->ct_exclude, c->name)) {
     container_free(c);
     return;
@@ -46,6 +48,7 @@ static void on_list_done(void *ud, const http_result_t *res) {
   e->events_pending = 0;
   e->list_date = res->date;
   req_free(r);
+  nodes_check(s, e); /* Swarm agents: may wait for GET /nodes */
 
   if (!e->poll_full && e->list_date >= e->events_until) {
     if (events_queue_all(s, e) && e->events_pending > 0)

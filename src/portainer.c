@@ -18,6 +18,7 @@
 #include "config.h"
 #include "emit.h"
 #include "http.h"
+#include "registry.h"
 #include "source.h"
 
 #define LOG_PREFIX "portainer plugin: "
@@ -26,7 +27,13 @@ typedef struct {
   source_t *src;
   cdtime_t interval;
   char *name;
+  int writer; /* this source in the registry */
 } instance_t;
+
+/* Which source writes which container identity: sources configured first
+ * win (registry.h).  Created by the init callback, freed at shutdown, after
+ * the read threads stopped. */
+static registry_t *registry;
 
 /* Blocks read by the config callback, started by the init callback (when
  * collectd's hostname is known). */
@@ -51,7 +58,8 @@ static void instance_free(void *p) {
 static int portainer_read(user_data_t *ud) {
   instance_t *inst = ud->data;
   source_poll(inst->src);
-  emit_source(inst->src, hostname_g, inst->interval);
+  emit_source_shared(inst->src, hostname_g, inst->interval, registry,
+                     inst->writer);
   /* Always 0: a failing source reports up = 0 on schedule rather than being
    * backed off by collectd, so that recovery shows in the next poll. */
   return 0;
@@ -112,6 +120,7 @@ static int start_source(source_conf_t *conf) {
     instance_free(inst);
     return -1;
   }
+  inst->writer = registry_writer(registry, inst->name);
   snprintf(group, sizeof(group), "portainer-%s", inst->name);
   int status = plugin_register_complex_read(
       "portainer", group, portainer_read, inst->interval,
@@ -144,6 +153,10 @@ static int portainer_init(void) {
     INFO(LOG_PREFIX "no <Plugin portainer> block: watching the local Docker "
                     "socket /var/run/docker.sock as source \"local\"");
   }
+  if (registry == NULL && (registry = registry_new()) == NULL) {
+    ERROR(LOG_PREFIX "out of memory");
+    return -1;
+  }
   size_t started = 0;
   for (size_t i = 0; i < pending_num; i++)
     if (start_source(&pending[i]) == 0)
@@ -162,6 +175,9 @@ static int portainer_shutdown(void) {
     source_conf_free(&pending[i]);
   sfree(pending);
   pending_num = 0;
+  /* The read threads have stopped: no read callback uses it any more. */
+  registry_free(registry);
+  registry = NULL;
   return 0;
 }
 

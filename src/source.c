@@ -15,6 +15,7 @@
  */
 #include "source_internal.h"
 
+#include "identity.h"
 #include "secret.h"
 
 #include <stdlib.h>
@@ -107,6 +108,8 @@ static bool poll_close(source_t *s) {
       e->up = false; /* not reached this poll (a page failed) */
     } else if (e->up) {
       inv_env_drop_vanished(e);
+      /* Names for what emit.c sends: suffixes kept from poll to poll. */
+      identity_settle(e->cs, e->cs_num, s->conf.ti_mode, NULL);
       if (!e->inspect_failed)
         fault_env_recovered(s, e, e->inspect_fault, "inspects are");
     }

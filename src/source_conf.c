@@ -34,6 +34,7 @@ void source_conf_free(source_conf_t *c) {
   free(c->url);
   free(c->socket);
   free(c->host);
+  free(c->host_prefix);
   secret_free(c->token);
   free(c->username);
   secret_free(c->password);

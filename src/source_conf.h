@@ -38,6 +38,7 @@ enum {
 #define SOURCE_DEFAULT_MAX_IN_FLIGHT      16
 #define SOURCE_DEFAULT_PAGE_SIZE          100
 #define SOURCE_DEFAULT_FULL_INSPECT_EVERY 10
+#define SOURCE_HOST_PREFIX_MAX            64 /* bytes */
 
 typedef struct {
   bool set;
@@ -52,6 +53,9 @@ typedef struct {
   char *url;    /* without trailing '/' */
   char *socket; /* Docker only */
   char *host;   /* Docker only: host field of its values (NULL: collectd's) */
+  /* Put before the host field of its container and environment values, to
+   * keep sources apart whose hosts share names (NULL: nothing). */
+  char *host_prefix;
 
   /* Credentials (Portainer): token, or username + password. */
   char *token;

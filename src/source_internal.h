@@ -8,6 +8,7 @@
  *   environments.c  Portainer: the environment pages, which hosts to ask
  *   lists.c         per Docker host: the container list
  *   events.c        per Docker host: the daemon's events since the last poll
+ *   nodes.c         Swarm agents: did every node answer the list?
  *   inspects.c      per Docker host: commit the list, inspect what changed
  *   request.c       one request's context, URL and headers
  *   fault.c         counting, describing and logging failures, once each
@@ -77,7 +78,8 @@ typedef enum {
   REQ_PAGE,
   REQ_LIST,
   REQ_EVENTS,
-  REQ_INSPECT
+  REQ_INSPECT,
+  REQ_NODES
 } req_kind_t;
 
 /* The context of one request of a poll. */
@@ -134,9 +136,6 @@ void fault_source_recovered(source_t *s);
 /* One of an environment's fault slots ended. */
 void fault_env_recovered(source_t *s, const inv_env_t *e, char *slot,
                          const char *which);
-/* "source "X": environment "Y" (id N)" or "source "X": Docker host "Y"". */
-void fault_env_what(const source_t *s, const inv_env_t *e, char *buf,
-                    size_t size);
 
 /* --- login.c, environments.c -----------------------------------------------
  */
@@ -154,8 +153,14 @@ void lists_queue(source_t *s, inv_env_t *e);
 /* Asks each Docker host behind e what happened since the last poll; false
  * when no events request could be queued. */
 bool events_queue_all(source_t *s, inv_env_t *e);
-/* The list (and its events, if any) of e are in: commit, then inspect what
- * needs it. */
+/* Swarm agent environments: checks that every node known to run an agent is
+ * in the list just in (asking GET /nodes when one is not); sets
+ * e->nodes_missing.  When a request is queued, e->nodes_pending counts it
+ * and its answer calls inspects_host_ready() once the events are in too. */
+void nodes_check(source_t *s, inv_env_t *e);
+/* The list (and its events and node check, if any) of e are in: commit,
+ * then inspect what needs it.  Returns at once while the node check is
+ * pending. */
 void inspects_host_ready(source_t *s, inv_env_t *e);
 
 #endif

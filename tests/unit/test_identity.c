@@ -131,13 +131,101 @@ static void test_same_name_different_image_no_collision(void **state) {
   identity_assign(cs, 2, TYPE_INSTANCE_IMAGE, ids);
   assert_string_equal(ids[0].plugin_instance, "web");
   assert_string_equal(ids[1].plugin_instance, "web");
+  for (int i = 0; i < 2; i++)
+    container_free(cs[i]);
   /* ...but with TypeInstance none they collide and get the short id. */
+  cs[0] = mk("aaaa", "web", "nginx:1", NULL);
+  cs[1] = mk("bbbb", "web", "nginx:2", NULL);
   identity_assign(cs, 2, TYPE_INSTANCE_NONE, ids);
   assert_string_equal(ids[0].plugin_instance, "web~aaaa");
   assert_string_equal(ids[1].plugin_instance, "web~bbbb");
   assert_string_equal(ids[0].type_instance, "");
   for (int i = 0; i < 2; i++)
     container_free(cs[i]);
+}
+
+/* The plugin_instance identity_of() gives c once settled. */
+static const char *pi_of(const container_t *c) {
+  static identity_t id;
+  identity_of(c, TYPE_INSTANCE_IMAGE, &id);
+  return id.plugin_instance;
+}
+
+/* issue 8, 7: a Swarm node missing from one poll's list must not rename
+ * the series of the same name on the other node. */
+static void test_suffix_kept_while_container_exists(void **state) {
+  (void)state;
+  container_t *a = mk("aaaa", "web", "nginx", "node-a");
+  container_t *b = mk("bbbb", "web", "nginx", "node-b");
+  container_t *cs[2] = {a, b};
+  identity_settle(cs, 2, TYPE_INSTANCE_IMAGE, NULL);
+  assert_string_equal(pi_of(a), "web@node-a");
+  assert_string_equal(pi_of(b), "web@node-b");
+  /* node-b's container is not listed: a keeps its name, alone. */
+  identity_settle(cs, 1, TYPE_INSTANCE_IMAGE, NULL);
+  assert_string_equal(pi_of(a), "web@node-a");
+  /* Back (or a new one there): both named as before. */
+  container_t *b2 = mk("bbbb", "web", "nginx", "node-b");
+  cs[1] = b2;
+  identity_settle(cs, 2, TYPE_INSTANCE_IMAGE, NULL);
+  assert_string_equal(pi_of(a), "web@node-a");
+  assert_string_equal(pi_of(b2), "web@node-b");
+  container_free(a);
+  container_free(b);
+  container_free(b2);
+}
+
+static void test_newcomer_takes_the_suffix(void **state) {
+  (void)state;
+  /* Alone, a container has no suffix, and keeps none when a second
+   * container of its name arrives: the newcomer takes one. */
+  container_t *a = mk("aaaa", "web", "nginx", "node-a");
+  container_t *cs[3] = {a, NULL, NULL};
+  identity_settle(cs, 1, TYPE_INSTANCE_IMAGE, NULL);
+  assert_string_equal(pi_of(a), "web");
+  container_t *b = mk("bbbb", "web", "nginx", "node-b");
+  cs[1] = b;
+  identity_settle(cs, 2, TYPE_INSTANCE_IMAGE, NULL);
+  assert_string_equal(pi_of(a), "web");
+  assert_string_equal(pi_of(b), "web@node-b");
+  /* Next to "web@node-b", a third of that name takes a suffix too, even
+   * though plain "web" is taken by a: no two alike. */
+  container_t *c = mk("cccc", "web", "nginx", "node-c");
+  cs[2] = c;
+  identity_settle(cs, 3, TYPE_INSTANCE_IMAGE, NULL);
+  assert_string_equal(pi_of(a), "web");
+  assert_string_equal(pi_of(b), "web@node-b");
+  assert_string_equal(pi_of(c), "web@node-c");
+  /* The same node name (two nodes sharing a hostname): the short id. */
+  container_t *d = mk("dddd", "web", "nginx", "node-c");
+  container_t *cs4[4] = {a, b, c, d};
+  identity_settle(cs4, 4, TYPE_INSTANCE_IMAGE, NULL);
+  assert_string_equal(pi_of(c), "web@node-c");
+  assert_string_equal(pi_of(d), "web@node-c~dddd");
+  container_free(a);
+  container_free(b);
+  container_free(c);
+  container_free(d);
+}
+
+static void test_two_keeping_the_same_identity(void **state) {
+  (void)state;
+  /* A rename makes two settled containers alike: the first by id keeps
+   * the identity, the other moves on. */
+  container_t *a = mk("aaaa", "web", "nginx", NULL);
+  container_t *b = mk("bbbb", "api", "nginx", NULL);
+  container_t *cs[2] = {b, a};
+  identity_settle(cs, 2, TYPE_INSTANCE_IMAGE, NULL);
+  free(b->name);
+  b->name = strdup("web");
+  identity_t ids[2];
+  identity_settle(cs, 2, TYPE_INSTANCE_IMAGE, ids);
+  assert_string_equal(ids[1].plugin_instance, "web");
+  assert_string_equal(ids[0].plugin_instance, "web~bbbb");
+  assert_string_equal(pi_of(b), "web~bbbb");
+  assert_string_equal(pi_of(a), "web");
+  container_free(a);
+  container_free(b);
 }
 
 static void test_label_type_instance(void **state) {
@@ -227,6 +315,9 @@ int main(void) {
       cmocka_unit_test(test_ten_thousand_same_name),
       cmocka_unit_test(test_ids_sharing_a_prefix),
       cmocka_unit_test(test_names_cannot_imitate_suffixes),
+      cmocka_unit_test(test_suffix_kept_while_container_exists),
+      cmocka_unit_test(test_newcomer_takes_the_suffix),
+      cmocka_unit_test(test_two_keeping_the_same_identity),
   };
   return cmocka_run_group_tests_name("identity", tests, NULL, NULL);
 }
