@@ -18,10 +18,13 @@ static void on_inspect_done(void *ud, const http_result_t *res) {
   s->inspects_running--;
   if (req_answered(r, res)) {
     r->c->inspected = true;
-  } else if (res->error == HTTP_OK && res->status == 404) {
+  } else if (res->error == HTTP_OK && res->status == 404 && !r->targeted) {
     r->c->vanished = true; /* removed since the list: normal */
     r->c->inspected = false;
   } else {
+    /* (A 404 from a Swarm node named by X-PortainerAgent-Target proves
+     * nothing: two nodes may share that name and the agent asks the first.
+     * The list shows the container: it stays, with what the list tells.) */
     /* Report only what the list says; never a stale inspect as fresh. */
     r->c->inspected = false;
     fault_request(s, r, res);
@@ -50,6 +53,7 @@ static void start_inspect(source_t *s, inv_env_t *e, container_t *c) {
   req_docker_url(s, e, path, url, sizeof(url));
   /* Agent environments in a Swarm: ask the node that runs the container. */
   const char *extra = req_target_header(c->node, target, sizeof(target));
+  r->targeted = extra != NULL;
   s->stats.inspects++;
   s->inspects_running++;
   if (req_queue(s, r, "GET", url, extra, NULL, NULL, on_inspect_done) != 0)

@@ -88,6 +88,7 @@ typedef struct {
   req_kind_t kind;
   inv_env_t *env; /* REQ_LIST, REQ_EVENTS, REQ_INSPECT */
   container_t *c; /* REQ_INSPECT */
+  bool targeted;  /* REQ_INSPECT: sent to one Swarm node by name */
   json_stream_t *js;
   int64_t start;       /* REQ_PAGE: 1-based offset */
   size_t items;        /* REQ_PAGE: environments parsed; REQ_EVENTS: events */

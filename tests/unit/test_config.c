@@ -531,6 +531,49 @@ static void test_block_without_name(void **state) {
   item_free(ci);
 }
 
+/* issue 8, 6: HostPrefix keeps two sources with hosts of the same name
+ * apart, in both kinds of block. */
+static void test_host_prefix(void **state) {
+  (void)state;
+  source_conf_t c;
+  oconfig_item_t *ci = block("Portainer", "second");
+  opt_s(ci, "URL", "http://127.0.0.1:9000");
+  opt_s(ci, "Token", SECRET);
+  opt_s(ci, "HostPrefix", "pt2/");
+  assert_int_equal(parse(ci, &c), 0);
+  assert_string_equal(c.host_prefix, "pt2/");
+  source_conf_free(&c);
+  ci = block("Docker", "local");
+  opt_s(ci, "Host", "local");
+  opt_s(ci, "HostPrefix", "docker-");
+  assert_int_equal(parse(ci, &c), 0);
+  assert_string_equal(c.host_prefix, "docker-");
+  source_conf_free(&c);
+  /* Unset: no prefix. */
+  ci = block("Docker", "plain");
+  assert_int_equal(parse(ci, &c), 0);
+  assert_null(c.host_prefix);
+  source_conf_free(&c);
+  /* Too long for the host field, or not printable: refused, one line. */
+  char longp[SOURCE_HOST_PREFIX_MAX + 2];
+  memset(longp, 'p', sizeof(longp) - 1);
+  longp[sizeof(longp) - 1] = 0;
+  ci = block("Docker", "long");
+  opt_s(ci, "HostPrefix", longp);
+  assert_int_equal(parse(ci, &c), -1);
+  assert_int_equal(stub_logs_matching("source \"long\" not started: "
+                                      "HostPrefix must be at most 64"),
+                   1);
+  assert_int_equal(stub_logs_num, 1);
+  ci = block("Docker", "ctl");
+  opt_s(ci, "HostPrefix", "a\nb");
+  assert_int_equal(parse(ci, &c), -1);
+  assert_int_equal(stub_logs_matching("HostPrefix must be"), 1);
+  ci = block("Docker", "num");
+  opt_n(ci, "HostPrefix", 3);
+  assert_int_equal(parse(ci, &c), -1);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup(test_portainer_full, setup),
@@ -543,6 +586,7 @@ int main(void) {
       cmocka_unit_test_setup(test_last_value_wins, setup),
       cmocka_unit_test_setup(test_errors, setup),
       cmocka_unit_test_setup(test_block_without_name, setup),
+      cmocka_unit_test_setup(test_host_prefix, setup),
   };
   return cmocka_run_group_tests_name("config", tests, NULL, NULL);
 }
