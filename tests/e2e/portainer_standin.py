@@ -27,6 +27,11 @@ Config file (JSON)::
         {"id": 1, "name": "local", "kind": "docker", "socket": "/run/x/docker.sock"},
         {"id": 2, "name": "swarm", "kind": "agent",
          "nodes": [{"name": "node-a", "socket": "..."}, {"name": "node-b", "socket": "..."}]},
+         # node keys: name (its NodeName = Swarm hostname; two nodes may share
+         # one), socket, role ("manager"|"worker"; default: the first node is
+         # the manager), availability ("active"|"pause"|"drain"), unreachable
+         # (its agent fails the ping: left out of merged lists), state
+         # (Swarm Status.State; default "down" while unreachable, else "ready")
         {"id": 3, "name": "edge", "kind": "edge", "delay": 0},
         {"id": 4, "name": "kube", "kind": "kubernetes"},
         {"id": 5, "name": "gone", "kind": "down", "type": 2},
@@ -491,7 +496,8 @@ class State:
                 if env.mode in ("down", "edge", "error") or env.kind == "down":
                     raise OSError("environment unreachable")
                 if env.kind == "agent":
-                    nodes = [(n.get("name"), n.get("socket")) for n in env.nodes]
+                    nodes = [(n.get("name"), None if n.get("unreachable") else n.get("socket"))
+                             for n in env.nodes]
                     env.snapshot = build_snapshot(nodes, env, swarm=True)
                 else:
                     env.snapshot = build_snapshot([(None, env.socket())], env)
@@ -520,6 +526,8 @@ def build_snapshot(nodes, env, swarm=False):
     ok_nodes = 0
     for i, (_, sock) in enumerate(nodes):
         try:
+            if sock is None:
+                raise OSError("node unreachable")
             cl = docker_get_json(sock, "/containers/json?all=1")
             if info is None:
                 info = docker_get_json(sock, "/info")
@@ -1277,7 +1285,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def agent(self, env, bare, query, body, kind):
         nodes = env.nodes
-        if not nodes:
+        if not nodes or nodes[0].get("unreachable"):
             raise Reply(502, b"", None)
         receiving = nodes[0]
         target = self.headers.get(AGENT_TARGET_HEADER)
@@ -1287,19 +1295,71 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 return
             self.fanout(env, nodes, bare, query, kind)
             return
+        if self.command == "GET" and bare == "/nodes":
+            self.swarm_nodes(env, nodes)    # a manager operation
+        # The node named by the target, the first of that name (the agent's
+        # GetMemberByNodeName), or the receiving node when it has that name.
         node = receiving
         if target:
             node = next((n for n in nodes if n.get("name") == target), None)
             if node is None:
                 raise json_error(500, "The agent was unable to contact any other agent",
                                  "Unable to find the targeted agent")
+        if node.get("unreachable"):
+            raise Reply(502, b"", None)
         self.forward(env, node.get("socket"), bare, query, body, kind, agent=True)
+
+    def swarm_nodes(self, env, nodes):
+        """GET /nodes: answered by a manager of the Swarm, as moby's []Node."""
+        managers = [i for i, n in enumerate(nodes)
+                    if n.get("role", "manager" if i == 0 else "worker") == "manager"]
+        if not any(not nodes[i].get("unreachable") for i in managers):
+            raise json_error(500, "The agent was unable to contact any other agent "
+                             "located on a manager node",
+                             "Unable to find an agent on any manager node")
+        out = []
+        for i, n in enumerate(nodes):
+            role = n.get("role", "manager" if i == 0 else "worker")
+            nid = hashlib.sha256(("%d/%d" % (env.id, i)).encode()).hexdigest()[:25]
+            d = Struct()
+            d["ID"] = nid
+            d["Version"] = Struct(Index=100 + i)
+            d["CreatedAt"] = "2026-11-01T10:00:00.000000000Z"
+            d["UpdatedAt"] = "2026-11-20T10:00:00.000000000Z"
+            d["Spec"] = Struct(Labels={}, Role=role,
+                               Availability=n.get("availability", "active"))
+            d["Description"] = Struct(
+                Hostname=n.get("name", ""),
+                Platform=Struct(Architecture="x86_64", OS="linux"),
+                Resources=Struct(NanoCPUs=2000000000, MemoryBytes=4125437952),
+                Engine=Struct(EngineVersion="20.10.24+dfsg1", Plugins=[
+                    Struct(Type="Log", Name="json-file"),
+                    Struct(Type="Network", Name="overlay"),
+                    Struct(Type="Volume", Name="local")]),
+                TLSInfo=Struct(TrustRoot="-----BEGIN CERTIFICATE-----\n...\n"
+                               "-----END CERTIFICATE-----\n",
+                               CertIssuerSubject="MBMxETAPBgNVBAMTCHN3YXJtLWNh",
+                               CertIssuerPublicKey="MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE"))
+            state = n.get("state", "down" if n.get("unreachable") else "ready")
+            d["Status"] = Struct(State=state, Addr="10.0.%d.%d" % (env.id % 250, i + 2))
+            if state == "down":
+                d["Status"]["Message"] = "heartbeat failure"
+            if role == "manager":
+                d["ManagerStatus"] = Struct(
+                    Leader=i == managers[0], Reachability="unreachable"
+                    if n.get("unreachable") else "reachable",
+                    Addr="10.0.%d.%d:2377" % (env.id % 250, i + 2))
+            out.append(d)
+        # Docker's own answer, passed through by the agent and Portainer.
+        raise Reply(200, go_json(out) + b"\n", "application/json")
 
     def fanout(self, env, nodes, bare, query, kind):
         """Cluster operation: every node, merged, each item tagged with its node."""
         results = [None] * len(nodes)
 
         def fetch(i, node):
+            if node.get("unreachable"):
+                return          # fails the agent's 3-second ping: skipped
             try:
                 conn = UnixConn(node.get("socket"), 30.0)
                 try:

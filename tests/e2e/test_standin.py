@@ -138,6 +138,10 @@ def run(run_dir):
             {"id": 10, "name": "edge-noagent", "kind": "edge", "edge_id": ""},
             {"id": 11, "name": "edge-untrusted", "kind": "edge", "trusted": False},
             {"id": 12, "name": "edge-stale", "kind": "edge", "last_check_in_ago": 3600},
+            # Two Swarm nodes sharing one hostname (so one NodeName).
+            {"id": 13, "name": "twins", "kind": "agent",
+             "nodes": [{"name": "twin", "socket": h1.socket},
+                       {"name": "twin", "socket": h2.socket}]},
         ]
         cfg_path = os.path.join(run_dir, "standin.json")
         with open(cfg_path, "w") as f:
@@ -153,6 +157,7 @@ def run(run_dir):
         checks_endpoints(c, K)
         checks_proxy(c, K, h1, h2)
         checks_agent(c, K)
+        checks_swarm_nodes(c, K, h1, h2)
         checks_broken(c, K)
         checks_control(c, K, h2)
         checks_keepalive(port)
@@ -464,6 +469,61 @@ def checks_agent(c, K):
     check("agent: unknown target node: 500 'unable to contact any other agent'",
           s == 500 and jload(b) == {"message": "The agent was unable to contact any other agent",
                                     "details": "Unable to find the targeted agent"}, (s, b))
+
+
+def checks_swarm_nodes(c, K, h1, h2):
+    """Reference section 3.4: /nodes goes to a manager; a node failing the
+    agent's ping is left out of the merged list (still 200); the target
+    header reaches the first node of that name."""
+    s, h, b = c.request("GET", "/api/endpoints/2/docker/nodes", headers=K)
+    nodes = jload(b) or []
+    check("swarm /nodes: 200, moby's Node objects (ID, Spec, Description, Status)",
+          s == 200 and [n["Description"]["Hostname"] for n in nodes] == ["node-h1", "node-h2"]
+          and all(n["ID"] and n["Spec"]["Availability"] == "active"
+                  and n["Status"]["State"] == "ready" for n in nodes)
+          and [n["Spec"]["Role"] for n in nodes] == ["manager", "worker"]
+          and nodes[0]["ManagerStatus"]["Leader"] is True
+          and "ManagerStatus" not in nodes[1], (s, b[:300]))
+    check("swarm /nodes: Docker's encoding passed through (newline, field order)",
+          b.endswith(b"\n") and list(nodes[0])[:3] == ["ID", "Version", "CreatedAt"], b[-40:])
+    base = [{"name": "node-h1", "socket": h1.socket}, {"name": "node-h2", "socket": h2.socket}]
+    c.update_env(2, nodes=[base[0], dict(base[1], unreachable=True)])
+    try:
+        s, h, b = c.request("GET", "/api/endpoints/2/docker/containers/json?all=1", headers=K)
+        where = {((x.get("Portainer") or {}).get("Agent") or {}).get("NodeName")
+                 for x in jload(b) or []}
+        check("a node failing the agent's ping is left out of the merged list, still 200",
+              s == 200 and where == {"node-h1"}, (s, where))
+        s, h, b = c.request("GET", "/api/endpoints/2/docker/nodes", headers=K)
+        states = {n["Description"]["Hostname"]: n["Status"]["State"] for n in jload(b) or []}
+        check("swarm /nodes: the unreachable node is still a member, state down",
+              s == 200 and states == {"node-h1": "ready", "node-h2": "down"}, states)
+        s, h, b = c.request("GET", "/api/endpoints/2/docker/containers/t2-run/json",
+                            headers=dict(K, **{"X-PortainerAgent-Target": "node-h2"}))
+        check("targeted request to the unreachable node: 502, empty body",
+              s == 502 and b == b"", (s, b[:100]))
+        c.update_env(2, nodes=[dict(base[0], role="worker"),
+                               dict(base[1], role="manager", unreachable=True)])
+        s, h, b = c.request("GET", "/api/endpoints/2/docker/nodes", headers=K)
+        check("swarm /nodes without a reachable manager: the agent's 500",
+              s == 500 and jload(b) == {
+                  "message": "The agent was unable to contact any other agent located "
+                             "on a manager node",
+                  "details": "Unable to find an agent on any manager node"}, (s, b))
+        c.update_env(2, nodes=[base[0], dict(base[1], availability="drain")])
+        s, h, b = c.request("GET", "/api/endpoints/2/docker/nodes", headers=K)
+        check("swarm /nodes: a drained node shows Spec.Availability drain",
+              [n["Spec"]["Availability"] for n in jload(b) or []] == ["active", "drain"], b[:200])
+    finally:
+        c.update_env(2, nodes=base)
+    s, h, b = c.request("GET", "/api/endpoints/13/docker/containers/json?all=1", headers=K)
+    names = sorted((x["Names"][0], x["Portainer"]["Agent"]["NodeName"]) for x in jload(b) or [])
+    check("two nodes sharing a hostname: both merged under one NodeName",
+          s == 200 and ("/t1-run", "twin") in names and ("/t2-run", "twin") in names, names)
+    s, h, b = c.request("GET", "/api/endpoints/13/docker/containers/t2-run/json",
+                        headers=dict(K, **{"X-PortainerAgent-Target": "twin"}))
+    check("shared hostname: the target reaches the first node of that name, Docker's 404",
+          s == 404 and b"No such container: t2-run" in b, (s, b[:120]))
 
 
 def checks_broken(c, K):
