@@ -212,3 +212,47 @@ def summary():
         line += ", %d skipped" % RESULTS["skipped"]
     print(line, flush=True)
     return 1 if RESULTS["failed"] else 0
+
+
+# --------------------------------------------------------------------------
+# A suite's main()
+# --------------------------------------------------------------------------
+
+
+def run_suite_main(doc, suite, prefix):
+    """The main() of a suite: --build-dir (required) and --run-dir; runs
+    suite(args, run_dir, started), where started collects what to stop
+    (objects with .stop(), stopped last first, also on an exception or a
+    SIGTERM); prints the closing line; returns the exit status."""
+    import argparse
+    import shutil
+    import sys
+    import tempfile
+    import traceback
+    ap = argparse.ArgumentParser(description=doc.split("\n")[0])
+    ap.add_argument("--build-dir", required=True)
+    ap.add_argument("--run-dir", default=None)
+    args = ap.parse_args()
+    so = os.path.join(args.build_dir, ".libs", "portainer.so")
+    if not os.path.exists(so):
+        sys.exit("no %s: build first" % so)
+    run_dir = args.run_dir or tempfile.mkdtemp(prefix=prefix)
+    os.makedirs(run_dir, exist_ok=True)
+    started = []
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(143))
+    t0 = time.monotonic()
+    try:
+        suite(args, run_dir, started)
+    except Exception:
+        traceback.print_exc()
+        check("suite ran to the end", False, "exception (see above)")
+    finally:
+        for thing in reversed(started):
+            try:
+                thing.stop()
+            except Exception as e:
+                print("warning: stopping %r: %s" % (thing, e), file=sys.stderr)
+        if args.run_dir is None:
+            shutil.rmtree(run_dir, ignore_errors=True)
+    print("suite took %.0f s" % (time.monotonic() - t0))
+    return summary()
