@@ -44,6 +44,11 @@ if ! python3 "$TOP/tests/e2e/test_faults.py" --build-dir "$BUILD"; then
   status=1
 fi
 
+say "issue 8: fresh failing streak, several Portainers, Swarm agent environments"
+for suite in test_streak test_portainers test_swarm; do
+  python3 "$TOP/tests/e2e/$suite.py" --build-dir "$BUILD" || status=1
+done
+
 say "coverage of src/ (unit + end-to-end)"
 make -s -C "$BUILD" coverage 2>&1 | grep -E '^ +(lines|functions|branches)\.' || status=1
 
