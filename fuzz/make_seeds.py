@@ -60,6 +60,13 @@ def main():
     put("events", "stream_concat.json", b"".join(lines[12:20]))
     put("events", "empty.json", "")
 
+    # Swarm node lists (GET /nodes through an agent environment).
+    put("nodes", "swarm_nodes.json", fixture("swarm_nodes.json"))
+    put("nodes", "empty.json", "[]")
+    put("nodes", "odd_types.json",
+        '[{"Spec":{"Availability":3},"Description":{"Hostname":["a"]}},7,'
+        '{"Description":{"Hostname":"n\\u0000x"},"Spec":null}]')
+
     # Environment lists.
     for name in ["endpoints_list_excludeSnapshots.json",
                  "endpoints_list_with_snapshot.json"]:

@@ -25,7 +25,7 @@ case "$secs" in
 esac
 shift || true
 
-ALL="list inspect events endpoints errors status_time identity config"
+ALL="list inspect events endpoints errors status_time identity config nodes"
 harnesses=${*:-$ALL}
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -37,7 +37,7 @@ cc=${CC:-clang}
 # parsers are streaming and the chunk plans cut every input anyway.
 max_len() {
   case "$1" in
-  list | endpoints | events) echo 16384 ;;
+  list | endpoints | events | nodes) echo 16384 ;;
   inspect) echo 8192 ;;
   errors | identity) echo 4096 ;;
   config) echo 2048 ;;
@@ -52,7 +52,7 @@ CFLAGS="-g -O1 -std=c11 -D_GNU_SOURCE $SAN"
 COLLECTD="-DHAVE_CONFIG_H -I$top/src -I/usr/include/collectd/core/daemon -I/usr/include/collectd/core -I/usr/include/collectd -I$top/tests/unit"
 WARN="-Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Werror"
 CORE="container json_stream docker_api portainer_api identity inventory"
-FULL="$CORE http source_conf secret source login environments lists events inspects request fault"
+FULL="$CORE http source_conf secret source login environments lists events inspects request fault nodes"
 
 mkdir -p "$out/obj" "$out/bin" "$out/logs" "$out/artifacts" "$out/work"
 
@@ -109,7 +109,7 @@ export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:${UBSAN_OPTIONS:-}"
 run_one() {
   local h=$1 dict=""
   case "$h" in
-  list | inspect | events | endpoints | errors) dict="-dict=$top/fuzz/json.dict" ;;
+  list | inspect | events | endpoints | errors | nodes) dict="-dict=$top/fuzz/json.dict" ;;
   esac
   mkdir -p "$out/work/$h"
   # Bounded twice: libFuzzer's own -max_total_time, and timeout(1) in case

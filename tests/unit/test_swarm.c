@@ -9,6 +9,7 @@
 
 #include <cmocka.h>
 
+#include "docker_api.h"
 #include "identity.h"
 #include "mini_server.h"
 #include "source.h"
@@ -284,15 +285,15 @@ static void test_failing_checks_inspected_every_poll(void **state) {
 #define DITEM(id, status)                                                      \
   "{\"Id\":\"" id "\",\"Names\":[\"/" id "\"],\"Image\":\"bb\","               \
   "\"State\":\"running\",\"Status\":\"" status "\"}"
-  static const char *list =
-      "[" DITEM("c1starting", "Up 1 minute (health: starting)") "," DITEM(
-          "c2healthy",
-          "Up 1 minute (healthy)") "," DITEM("c3unhealthy",
-                                             "Up 1 minute "
-                                             "(unhealthy)") "," DITEM("c4plain",
-                                                                      "Up 1 "
-                                                                      "minute") "," DITEM("c5wobbly",
-                                                                                          "Up 1 minute (healthy)") "]";
+  static const char *list = "[" DITEM("c1starting", "Up 1 minute (health: "
+                                                    "starting)") "," DITEM(
+      "c2healthy",
+      "Up 1 minute (healthy)") "," DITEM("c3unhealthy",
+                                         "Up 1 minute "
+                                         "(unhealthy)") "," DITEM("c4plain",
+                                                                  "Up 1 "
+                                                                  "minute") "," DITEM("c5wobbly",
+                                                                                      "Up 1 minute (healthy)") "]";
 #define HINSPECT(status, streak)                                               \
   "{\"RestartCount\":0,\"State\":{\"Status\":\"running\",\"ExitCode\":0,"      \
   "\"OOMKilled\":false,\"StartedAt\":\"0001-01-01T00:00:00Z\",\"Health\":"     \
@@ -373,8 +374,65 @@ static void test_list_streak_needs_no_inspect(void **state) {
   ms_stop(ms);
 }
 
+/* GET /nodes as a manager sends it (tests/fixtures/swarm_nodes.json, in
+ * moby's Node shape), in pieces, and fields of the wrong type. */
+typedef struct {
+  char names[8][64];
+  char avail[8][16];
+  size_t n;
+} nodes_seen_t;
+
+static void on_node(void *ud, const docker_node_t *node) {
+  nodes_seen_t *x = ud;
+  if (x->n >= 8)
+    return;
+  snprintf(x->names[x->n], sizeof(x->names[0]), "%s",
+           node->hostname != NULL ? node->hostname : "(null)");
+  snprintf(x->avail[x->n], sizeof(x->avail[0]), "%s",
+           node->availability != NULL ? node->availability : "(null)");
+  x->n++;
+}
+
+static void test_nodes_parser(void **state) {
+  (void)state;
+  size_t len = 0;
+  char *doc = read_fixture("swarm_nodes.json", &len);
+  assert_non_null(doc);
+  nodes_seen_t x = {0};
+  json_stream_t *js = docker_nodes_parser_new(on_node, &x);
+  for (size_t i = 0; i < len; i += 7) /* in small pieces */
+    assert_int_equal(json_stream_feed(js, doc + i, len - i < 7 ? len - i : 7),
+                     0);
+  assert_int_equal(json_stream_finish(js), 0);
+  json_stream_free(js);
+  free(doc);
+  assert_int_equal(x.n, 3);
+  assert_string_equal(x.names[0], "node-a");
+  assert_string_equal(x.avail[0], "active");
+  assert_string_equal(x.names[2], "node-c");
+  assert_string_equal(x.avail[2], "drain");
+
+  static const char *odd = "[{\"Spec\":{\"Availability\":3},\"Description\":"
+                           "{\"Hostname\":[\"a\"]}},7,{\"Description\":"
+                           "{\"Hostname\":\"n1\"},\"Spec\":null}]";
+  memset(&x, 0, sizeof(x));
+  js = docker_nodes_parser_new(on_node, &x);
+  assert_int_equal(json_stream_feed(js, odd, strlen(odd)), 0);
+  assert_int_equal(json_stream_finish(js), 0);
+  json_stream_free(js);
+  assert_int_equal(x.n, 2);
+  assert_string_equal(x.names[0], "(null)");
+  assert_string_equal(x.avail[0], "(null)");
+  assert_string_equal(x.names[1], "n1");
+  js = docker_nodes_parser_new(on_node, &x);
+  assert_int_equal(json_stream_feed(js, "{}", 2), -1); /* not a list */
+  json_stream_free(js);
+  assert_null(docker_nodes_parser_new(NULL, NULL));
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_nodes_parser),
       cmocka_unit_test(test_targeted_404_keeps_container),
       cmocka_unit_test(test_node_missing),
       cmocka_unit_test(test_node_list_answers),
