@@ -170,20 +170,17 @@ void fault_request(source_t *s, req_t *r, const http_result_t *res) {
                name, msg);
       e->inspect_failed = true;
       fault_log(s, e->inspect_fault, sizeof(e->inspect_fault), sig, what, m2);
-    } else if (r->kind == REQ_NODES) {
+    } else if (r->kind == REQ_EVENTS || r->kind == REQ_NODES) {
+      bool events = r->kind == REQ_EVENTS;
       char m2[1024];
-      snprintf(m2, sizeof(m2),
-               "Swarm node list request failed (every node seen before "
-               "counts as expected): %.700s",
+      snprintf(m2, sizeof(m2), "%s: %.700s",
+               events ? "events request failed (every container is inspected "
+                        "instead)"
+                      : "Swarm node list request failed (every node seen "
+                        "before counts as expected)",
                msg);
-      fault_log(s, e->nodes_fault, sizeof(e->nodes_fault), sig, what, m2);
-    } else if (r->kind == REQ_EVENTS) {
-      char m2[1024];
-      snprintf(m2, sizeof(m2),
-               "events request failed (every container is inspected "
-               "instead): %.700s",
-               msg);
-      fault_log(s, e->events_fault, sizeof(e->events_fault), sig, what, m2);
+      char *slot = events ? e->events_fault : e->nodes_fault;
+      fault_log(s, slot, sizeof(e->events_fault), sig, what, m2);
     } else {
       fault_log(s, e->fault, sizeof(e->fault), sig, what, msg);
     }

@@ -198,6 +198,21 @@ LoadPlugin portainer
         return self.read_log().count(needle)
 
 
+def docker_hosts(names, run_dir, started):
+    """Starts a private dockerd per name (rig.DockerHost) with the busybox
+    image in it; each goes on started (stopped at the end). Returns them."""
+    import rig
+    tar = rig.build_busybox_tar(run_dir)
+    hosts = []
+    for n in names:
+        h = rig.DockerHost(n, run_dir)
+        h.start()
+        started.append(h)
+        rig.build_busybox_image(h, tar)
+        hosts.append(h)
+    return hosts
+
+
 def docker_source_conf(name, socket_path, host):
     return """  <Docker "%s">
     Socket "%s"

@@ -26,7 +26,7 @@ sys.path.insert(0, HERE)
 import rig  # noqa: E402
 import portainer_standin as ps  # noqa: E402
 from harness import (API_KEY, INTERVAL, Collectd, Metrics, check,  # noqa: E402
-                     docker_source_conf, eventually, free_port, run_suite_main)
+                     docker_hosts, docker_source_conf, eventually, free_port, run_suite_main)
 
 IMG = "bb:latest"
 
@@ -43,15 +43,7 @@ def state(m, host, name):
 
 
 def suite(args, run_dir, started):
-    tar = rig.build_busybox_tar(run_dir)
-    hosts = []
-    for n in ("pa", "pb"):
-        h = rig.DockerHost(n, run_dir)
-        h.start()
-        started.append(h)
-        rig.build_busybox_image(h, tar)
-        hosts.append(h)
-    a, b = hosts
+    a, b = docker_hosts(("pa", "pb"), run_dir, started)
     a.docker("run", "-d", "--name", "portainer", "--network", "none", rig.IMAGE,
              "sleep", "1000000")
     a.docker("run", "-d", "--name", "only-alpha", "--network", "none", rig.IMAGE,

@@ -23,8 +23,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 import rig  # noqa: E402
-from harness import (INTERVAL, Collectd, Metrics, check, docker_source_conf,  # noqa: E402
-                     eventually, free_port, run_suite_main)
+from harness import (INTERVAL, Collectd, Metrics, check, docker_hosts,  # noqa: E402
+                     docker_source_conf, eventually, free_port, run_suite_main)
 
 PROBE_INTERVAL = 1  # seconds, --health-interval
 # A scrape shows the last poll's value: at most one interval (plus the time
@@ -34,10 +34,7 @@ SAMPLES = 12  # over more than FullInspectEvery (10) polls
 
 
 def suite(args, run_dir, started):
-    h = rig.DockerHost("st", run_dir)
-    h.start()
-    started.append(h)
-    rig.build_busybox_image(h, rig.build_busybox_tar(run_dir))
+    h, = docker_hosts(("st",), run_dir, started)
     h.docker("run", "-d", "--name", "streaky", "--network", "none",
              "--health-cmd", "false", "--health-retries", "100000",
              "--health-interval", "%ds" % PROBE_INTERVAL, rig.IMAGE, "sleep", "1000000")

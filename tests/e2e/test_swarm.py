@@ -27,7 +27,7 @@ sys.path.insert(0, HERE)
 import rig  # noqa: E402
 import portainer_standin as ps  # noqa: E402
 from harness import (API_KEY, INTERVAL, Collectd, Metrics, check,  # noqa: E402
-                     eventually, free_port, run_suite_main)
+                     docker_hosts, eventually, free_port, run_suite_main)
 
 IMG = "bb:latest"
 
@@ -53,15 +53,7 @@ def watch(port, seconds, fn):
 
 
 def suite(args, run_dir, started):
-    tar = rig.build_busybox_tar(run_dir)
-    hosts = []
-    for n in ("sa", "sb"):
-        h = rig.DockerHost(n, run_dir)
-        h.start()
-        started.append(h)
-        rig.build_busybox_image(h, tar)
-        hosts.append(h)
-    a, b = hosts
+    a, b = docker_hosts(("sa", "sb"), run_dir, started)
     for h, solo in ((a, "solo-a"), (b, "solo-b")):
         for name in ("web", solo):
             h.docker("run", "-d", "--name", name, "--network", "none", rig.IMAGE,

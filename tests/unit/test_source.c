@@ -60,37 +60,9 @@ static const char *INSPECT_ANY =
     "\"StartedAt\":\"2026-11-22T00:00:00Z\"}}";
 static const char *GONE = "{\"message\":\"No such container: ccc3\"}";
 
-static char logs[64][1024];
-static size_t logs_num;
-
-static void log_cb(void *ud, int level, const char *msg) {
-  (void)ud;
-  (void)level;
-  if (logs_num < 64)
-    snprintf(logs[logs_num++], sizeof(logs[0]), "%s", msg);
-}
-
-static size_t logs_matching(const char *needle) {
-  size_t n = 0;
-  for (size_t i = 0; i < logs_num; i++)
-    if (strstr(logs[i], needle) != NULL)
-      n++;
-  return n;
-}
-
 static void no_secret_logged(void) {
-  assert_int_equal(logs_matching(TOKEN), 0);
-  assert_int_equal(logs_matching("hunter2"), 0);
-}
-
-/* A Date header with the current time: the daemon's clock. */
-static const char *date_header(void) {
-  static char buf[128];
-  time_t now = time(NULL);
-  struct tm tm;
-  gmtime_r(&now, &tm);
-  strftime(buf, sizeof(buf), "Date: %a, %d %b %Y %H:%M:%S GMT\r\n", &tm);
-  return buf;
+  assert_int_equal(test_logs_matching(TOKEN), 0);
+  assert_int_equal(test_logs_matching("hunter2"), 0);
 }
 
 static const char *events_body = "";
@@ -111,7 +83,7 @@ static void portainer_routes(mini_server_t *ms, int list_status) {
        .headers = "X-Total-Count: 3\r\n",
        .body = ENDPOINTS_P3},
       {.path = "/api/endpoints/1/docker/containers/json?all=1",
-       .headers = date_header(),
+       .headers = test_date_header(),
        .status = list_status,
        .body = list_status == 502 ? NULL : LIST_LOCAL},
       {.path = "/api/endpoints/1/docker/containers/aaa1/json",
@@ -122,7 +94,7 @@ static void portainer_routes(mini_server_t *ms, int list_status) {
        .status = 404,
        .body = GONE},
       {.path = "/api/endpoints/7/docker/containers/json?all=1",
-       .headers = date_header(),
+       .headers = test_date_header(),
        .body = LIST_SWARM},
       {.path = "/api/endpoints/7/docker/containers/",
        .prefix = true,
@@ -141,7 +113,7 @@ static source_t *portainer_source(mini_server_t *ms) {
   conf.page_size = 1;
   conf.interval = 10;
   conf.timeout_ms = 2000;
-  source_t *s = source_new(&conf, "collector", log_cb, NULL);
+  source_t *s = source_new(&conf, "collector", test_log_cb, NULL);
   assert_non_null(s);
   return s;
 }
@@ -155,7 +127,7 @@ static const container_t *find(const inv_env_t *e, const char *id) {
 
 static void test_portainer_poll(void **state) {
   (void)state;
-  logs_num = 0;
+  test_logs_num = 0;
   mini_server_t *ms = ms_start(NULL);
   assert_non_null(ms);
   portainer_routes(ms, 200);
@@ -177,9 +149,9 @@ static void test_portainer_poll(void **state) {
   assert_int_equal(web->restart_count, 3);
   const container_t *job = find(local, "bbb2");
   assert_int_equal(job->exit_code, 42);
-  assert_int_equal(logs_matching("kube"), 1);
-  assert_int_equal(logs_matching("ccc3"), 0); /* vanishing is quiet */
-  assert_int_equal(logs_matching("gone"), 0);
+  assert_int_equal(test_logs_matching("kube"), 1);
+  assert_int_equal(test_logs_matching("ccc3"), 0); /* vanishing is quiet */
+  assert_int_equal(test_logs_matching("gone"), 0);
 
   /* Every request carried the API key; none a bearer token. */
   for (size_t i = 0; i < ms_request_count(ms); i++) {
@@ -246,7 +218,7 @@ static void test_portainer_poll(void **state) {
       ms_count_path(ms, NULL, "/api/endpoints/1/docker/containers/bbb2/json"),
       0);
   events_body = "";
-  assert_int_equal(logs_matching("kube"), 1); /* skipped: logged once */
+  assert_int_equal(test_logs_matching("kube"), 1); /* skipped: logged once */
   no_secret_logged();
   source_free(s);
   ms_stop(ms);
@@ -254,7 +226,7 @@ static void test_portainer_poll(void **state) {
 
 static void test_env_down_others_fine(void **state) {
   (void)state;
-  logs_num = 0;
+  test_logs_num = 0;
   mini_server_t *ms = ms_start(NULL);
   portainer_routes(ms, 502);
   source_t *s = portainer_source(ms);
@@ -267,8 +239,8 @@ static void test_env_down_others_fine(void **state) {
     assert_int_equal(swarm->cs_num, 2);
   }
   /* One line for the fault, however many polls it lasts. */
-  assert_int_equal(logs_matching("environment \"local\" (id 1): HTTP 502 "
-                                 "(empty body)"),
+  assert_int_equal(test_logs_matching("environment \"local\" (id 1): HTTP 502 "
+                                      "(empty body)"),
                    1);
   assert_int_equal(source_stats(s)->errors[ERR_HTTP_5XX], 3);
   /* Recovery: values next poll, and one line saying so. */
@@ -276,7 +248,8 @@ static void test_env_down_others_fine(void **state) {
   assert_int_equal(source_poll(s), 0);
   assert_true(inventory_find(source_inventory(s), 1)->up);
   assert_int_equal(
-      logs_matching("\"local\" (id 1): its container list is answering again"),
+      test_logs_matching(
+          "\"local\" (id 1): its container list is answering again"),
       1);
   no_secret_logged();
   source_free(s);
@@ -285,7 +258,7 @@ static void test_env_down_others_fine(void **state) {
 
 static void test_jwt_login_and_relogin(void **state) {
   (void)state;
-  logs_num = 0;
+  test_logs_num = 0;
   mini_server_t *ms = ms_start(NULL);
   ms_route_t r[] = {
       {.method = "POST", .path = "/api/auth", .body = "{\"jwt\":\"JWT1\"}"},
@@ -303,7 +276,7 @@ static void test_jwt_login_and_relogin(void **state) {
   conf.username = strdup("admin");
   conf.password = strdup("hunter2");
   conf.interval = 10;
-  source_t *s = source_new(&conf, "collector", log_cb, NULL);
+  source_t *s = source_new(&conf, "collector", test_log_cb, NULL);
   assert_int_equal(source_poll(s), 0);
   assert_int_equal(ms_count_path(ms, "POST", "/api/auth"), 1);
   const ms_request_t *login = ms_request(ms, 0);
@@ -328,7 +301,7 @@ static void test_jwt_login_and_relogin(void **state) {
   /* The second page request (with JWT2) gets 401 again: one retry only. */
   assert_int_equal(source_poll(s), -1);
   assert_int_equal(ms_count_path(ms, "POST", "/api/auth"), 1);
-  assert_int_equal(logs_matching("Invalid JWT token"), 1);
+  assert_int_equal(test_logs_matching("Invalid JWT token"), 1);
   ms_set_routes(ms, r, 3);
   assert_int_equal(source_poll(s), 0);
   no_secret_logged();
@@ -338,7 +311,7 @@ static void test_jwt_login_and_relogin(void **state) {
 
 static void test_bad_credentials(void **state) {
   (void)state;
-  logs_num = 0;
+  test_logs_num = 0;
   mini_server_t *ms = ms_start(NULL);
   ms_route_t r[] = {{.method = "POST",
                      .path = "/api/auth",
@@ -354,11 +327,11 @@ static void test_bad_credentials(void **state) {
   conf.username = strdup("admin");
   conf.password = strdup("hunter2");
   conf.interval = 10;
-  source_t *s = source_new(&conf, "collector", log_cb, NULL);
+  source_t *s = source_new(&conf, "collector", test_log_cb, NULL);
   assert_int_equal(source_poll(s), -1);
   assert_int_equal(source_poll(s), -1);
-  assert_int_equal(logs_matching("HTTP 422: Invalid credentials: "
-                                 "Unauthorized"),
+  assert_int_equal(test_logs_matching("HTTP 422: Invalid credentials: "
+                                      "Unauthorized"),
                    1);
   assert_int_equal(source_stats(s)->errors[ERR_AUTH], 2);
   no_secret_logged();
@@ -379,7 +352,7 @@ static int closed_port(void) {
 
 static void test_unreachable(void **state) {
   (void)state;
-  logs_num = 0;
+  test_logs_num = 0;
   char url[64];
   snprintf(url, sizeof(url), "http://127.0.0.1:%d", closed_port());
   source_conf_t conf;
@@ -389,19 +362,19 @@ static void test_unreachable(void **state) {
   conf.url = strdup(url);
   conf.token = strdup(TOKEN);
   conf.interval = 10;
-  source_t *s = source_new(&conf, "collector", log_cb, NULL);
+  source_t *s = source_new(&conf, "collector", test_log_cb, NULL);
   assert_int_equal(source_poll(s), -1);
   assert_int_equal(source_poll(s), -1);
   assert_false(source_stats(s)->up);
   assert_int_equal(source_stats(s)->errors[ERR_CONNECT], 2);
-  assert_int_equal(logs_matching("source \"off\": connect"), 1);
+  assert_int_equal(test_logs_matching("source \"off\": connect"), 1);
   no_secret_logged();
   source_free(s);
 }
 
 static void test_docker_socket(void **state) {
   (void)state;
-  logs_num = 0;
+  test_logs_num = 0;
   char path[] = "/tmp/pt-unit-XXXXXX";
   assert_non_null(mkdtemp(path));
   char sock[128];
@@ -422,7 +395,7 @@ static void test_docker_socket(void **state) {
   conf.name = strdup("local");
   conf.socket = strdup(sock);
   conf.interval = 10;
-  source_t *s = source_new(&conf, "myhost", log_cb, NULL);
+  source_t *s = source_new(&conf, "myhost", test_log_cb, NULL);
   assert_int_equal(source_poll(s), 0);
   const inv_env_t *e = inventory_find(source_inventory(s), 0);
   assert_non_null(e);
@@ -451,7 +424,7 @@ static source_conf_t docker_conf(mini_server_t *ms, const char *name) {
 
 static void test_events_paths(void **state) {
   (void)state;
-  logs_num = 0;
+  test_logs_num = 0;
   mini_server_t *ms = ms_start(NULL);
   char big[64 * 1024] = "";
   for (int i = 0; i < 250; i++) /* more than the daemon keeps */
@@ -463,39 +436,39 @@ static void test_events_paths(void **state) {
        .status = 500,
        .body = "{\"message\":\"events broke\"}"},
       {.path = "/containers/json?all=1",
-       .headers = date_header(),
+       .headers = test_date_header(),
        .body = LIST_LOCAL},
       {.path = "/containers/", .prefix = true, .body = INSPECT_ANY},
   };
   ms_set_routes(ms, r, 3);
   source_conf_t conf = docker_conf(ms, "ev");
-  source_t *s = source_new(&conf, "h", log_cb, NULL);
+  source_t *s = source_new(&conf, "h", test_log_cb, NULL);
   assert_int_equal(source_poll(s), 0); /* cold: everything inspected */
   sleep(1);
-  r[1].headers = date_header();
+  r[1].headers = test_date_header();
   ms_set_routes(ms, r, 3);
   ms_clear_requests(ms);
   /* The events request fails: one line, and every container inspected. */
   assert_int_equal(source_poll(s), 0);
-  assert_int_equal(logs_matching("events request failed"), 1);
+  assert_int_equal(test_logs_matching("events request failed"), 1);
   assert_int_equal(ms_count_path(ms, NULL, "/containers/aaa1/json"), 1);
   /* 250 events: the window may have lost some, inspect everything. */
   r[0].status = 200;
   r[0].body = big;
   sleep(1);
-  r[1].headers = date_header();
+  r[1].headers = test_date_header();
   ms_set_routes(ms, r, 3);
   ms_clear_requests(ms);
   assert_int_equal(source_poll(s), 0);
   assert_int_equal(ms_count_path(ms, NULL, "/containers/aaa1/json"), 1);
-  assert_int_equal(logs_matching("its events are answering again"), 1);
+  assert_int_equal(test_logs_matching("its events are answering again"), 1);
   source_free(s);
   ms_stop(ms);
 }
 
 static void test_odd_answers(void **state) {
   (void)state;
-  logs_num = 0;
+  test_logs_num = 0;
   mini_server_t *ms = ms_start(NULL);
   /* A redirect is not followed: counted, logged, nothing reported. */
   ms_route_t r[] = {{.path = "/containers/json?all=1",
@@ -503,9 +476,9 @@ static void test_odd_answers(void **state) {
                      .headers = "Location: http://127.0.0.1:1/\r\n"}};
   ms_set_routes(ms, r, 1);
   source_conf_t conf = docker_conf(ms, "odd");
-  source_t *s = source_new(&conf, "h", log_cb, NULL);
+  source_t *s = source_new(&conf, "h", test_log_cb, NULL);
   assert_int_equal(source_poll(s), -1);
-  assert_int_equal(logs_matching("HTTP 302"), 1);
+  assert_int_equal(test_logs_matching("HTTP 302"), 1);
   source_free(s);
 
   /* Collect "state" "exit_code": only a container whose Status has no code
@@ -525,7 +498,7 @@ static void test_odd_answers(void **state) {
   conf.collect = COLLECT_STATE | COLLECT_EXIT_CODE;
   assert_int_equal(regcomp(&conf.ct_exclude.re, "^tmp-", REG_EXTENDED), 0);
   conf.ct_exclude.set = true;
-  s = source_new(&conf, "h", log_cb, NULL);
+  s = source_new(&conf, "h", test_log_cb, NULL);
   assert_int_equal(source_poll(s), 0);
   assert_int_equal(inventory_find(source_inventory(s), 0)->cs_num, 2);
   assert_int_equal(ms_count_path(ms, NULL, "/containers/d1/json"), 1);
@@ -536,7 +509,7 @@ static void test_odd_answers(void **state) {
 
 static void test_pages_without_total_and_bad_login(void **state) {
   (void)state;
-  logs_num = 0;
+  test_logs_num = 0;
   mini_server_t *ms = ms_start(NULL);
   /* No X-Total-Count: full pages are followed one after another. */
   ms_route_t r[] = {
@@ -568,16 +541,16 @@ static void test_pages_without_total_and_bad_login(void **state) {
   conf.username = strdup("admin");
   conf.password = strdup("hunter2");
   conf.interval = 10;
-  s = source_new(&conf, "collector", log_cb, NULL);
+  s = source_new(&conf, "collector", test_log_cb, NULL);
   assert_int_equal(source_poll(s), -1);
-  assert_int_equal(logs_matching("without a usable \"jwt\""), 1);
+  assert_int_equal(test_logs_matching("without a usable \"jwt\""), 1);
   source_free(s);
   ms_stop(ms);
 }
 
 static void test_short_secret_echoed(void **state) {
   (void)state;
-  logs_num = 0;
+  test_logs_num = 0;
   mini_server_t *ms = ms_start(NULL);
   ms_route_t r[] = {{.path = "/api/endpoints?",
                      .prefix = true,
@@ -592,17 +565,17 @@ static void test_short_secret_echoed(void **state) {
   conf.url = strdup(ms_url(ms));
   conf.token = strdup("abcde");
   conf.interval = 10;
-  source_t *s = source_new(&conf, "collector", log_cb, NULL);
+  source_t *s = source_new(&conf, "collector", test_log_cb, NULL);
   assert_int_equal(source_poll(s), -1);
-  assert_int_equal(logs_matching("abcde"), 0);
-  assert_int_equal(logs_matching("bad key <secret>"), 1);
+  assert_int_equal(test_logs_matching("abcde"), 0);
+  assert_int_equal(test_logs_matching("bad key <secret>"), 1);
   source_free(s);
   ms_stop(ms);
 }
 
 static void test_deadline_bounds_poll(void **state) {
   (void)state;
-  logs_num = 0;
+  test_logs_num = 0;
   mini_server_t *ms = ms_start(NULL);
   ms_route_t r[] = {
       {.path = "/containers/json?all=1", .delay_ms = 3000, .body = "[]"}};
@@ -614,7 +587,7 @@ static void test_deadline_bounds_poll(void **state) {
   conf.url = strdup(ms_url(ms));
   conf.interval = 1; /* deadline: 1 s */
   conf.timeout_ms = 10000;
-  source_t *s = source_new(&conf, "h", log_cb, NULL);
+  source_t *s = source_new(&conf, "h", test_log_cb, NULL);
   assert_int_equal(source_poll(s), -1);
   assert_true(source_stats(s)->poll_seconds < 2.0);
   assert_int_equal(source_stats(s)->errors[ERR_TIMEOUT], 1);
@@ -624,7 +597,7 @@ static void test_deadline_bounds_poll(void **state) {
 
 static void test_group_tag_shard_filters(void **state) {
   (void)state;
-  logs_num = 0;
+  test_logs_num = 0;
   mini_server_t *ms = ms_start(NULL);
   ms_route_t r[] = {
       {.path = "/api/endpoints?start=1&limit=100&excludeSnapshots=true",
@@ -654,13 +627,13 @@ static void test_group_tag_shard_filters(void **state) {
   conf.tag_ids = calloc(1, sizeof(int64_t));
   conf.tag_ids[0] = 9;
   conf.tag_ids_num = 1;
-  source_t *s = source_new(&conf, "collector", log_cb, NULL);
+  source_t *s = source_new(&conf, "collector", test_log_cb, NULL);
   assert_int_equal(source_poll(s), 0);
   const inventory_t *inv = source_inventory(s);
   assert_int_equal(inv->envs_num, 1);
   assert_non_null(inventory_find(inv, 2));
-  assert_int_equal(logs_matching("\"d\" (id 4) is of type 5"), 1);
-  assert_int_equal(logs_matching("\"a\""), 0); /* filtered: silent */
+  assert_int_equal(test_logs_matching("\"d\" (id 4) is of type 5"), 1);
+  assert_int_equal(test_logs_matching("\"a\""), 0); /* filtered: silent */
   source_free(s);
 
   /* Shard 2/2 keeps the odd ids... */
@@ -672,7 +645,7 @@ static void test_group_tag_shard_filters(void **state) {
   conf.interval = 10;
   conf.shard_index = 2;
   conf.shard_count = 2;
-  s = source_new(&conf, "collector", log_cb, NULL);
+  s = source_new(&conf, "collector", test_log_cb, NULL);
   assert_int_equal(source_poll(s), 0);
   inv = source_inventory(s);
   assert_int_equal(inv->envs_num, 2);

@@ -53,40 +53,13 @@ static const char *INSPECT =
     "\"OOMKilled\":false,\"StartedAt\":\"0001-01-01T00:00:00Z\"}}";
 static const char *NO_SUCH = "{\"message\":\"No such container: eee5\"}";
 
-static char logs[64][1024];
-static size_t logs_num;
-
-static void log_cb(void *ud, int level, const char *msg) {
-  (void)ud;
-  (void)level;
-  if (logs_num < 64)
-    snprintf(logs[logs_num++], sizeof(logs[0]), "%s", msg);
-}
-
-static size_t logs_matching(const char *needle) {
-  size_t n = 0;
-  for (size_t i = 0; i < logs_num; i++)
-    if (strstr(logs[i], needle) != NULL)
-      n++;
-  return n;
-}
-
-static const char *date_header(void) {
-  static char buf[128];
-  time_t now = time(NULL);
-  struct tm tm;
-  gmtime_r(&now, &tm);
-  strftime(buf, sizeof(buf), "Date: %a, %d %b %Y %H:%M:%S GMT\r\n", &tm);
-  return buf;
-}
-
 /* The canned Portainer: its list, its answer to GET /nodes, and whether
  * eee5's targeted inspect answers 404. */
 static void routes(mini_server_t *ms, const char *list, int nodes_status,
                    const char *nodes, bool eee5_404) {
   ms_route_t r[] = {
       {.path = PAGE, .headers = "X-Total-Count: 1\r\n", .body = ENDPOINTS},
-      {.path = LIST, .headers = date_header(), .body = list},
+      {.path = LIST, .headers = test_date_header(), .body = list},
       {.path = "/api/endpoints/7/docker/events?", .prefix = true, .body = ""},
       {.path = NODES, .status = nodes_status, .body = nodes},
       {.path = "/api/endpoints/7/docker/containers/eee5/json",
@@ -99,16 +72,18 @@ static void routes(mini_server_t *ms, const char *list, int nodes_status,
   assert_int_equal(ms_set_routes(ms, r, sizeof(r) / sizeof(r[0])), 0);
 }
 
-static source_t *portainer(mini_server_t *ms) {
+/* A source on the canned server's port: Portainer (token) or Docker. */
+static source_t *new_source(mini_server_t *ms, source_kind_t kind) {
   source_conf_t conf;
   source_conf_init(&conf);
-  conf.kind = SOURCE_PORTAINER;
-  conf.name = strdup("main");
+  conf.kind = kind;
+  conf.name = strdup(kind == SOURCE_PORTAINER ? "main" : "d");
   conf.url = strdup(ms_url(ms));
-  conf.token = strdup("ptr_unit");
+  if (kind == SOURCE_PORTAINER)
+    conf.token = strdup("ptr_unit");
   conf.interval = 10;
   conf.timeout_ms = 2000;
-  source_t *s = source_new(&conf, "collector", log_cb, NULL);
+  source_t *s = source_new(&conf, "collector", test_log_cb, NULL);
   assert_non_null(s);
   return s;
 }
@@ -144,11 +119,11 @@ static const inv_env_t *poll_again(source_t *s, mini_server_t *ms,
  * kept with what the list tells. */
 static void test_targeted_404_keeps_container(void **state) {
   (void)state;
-  logs_num = 0;
+  test_logs_num = 0;
   mini_server_t *ms = ms_start(NULL);
   assert_non_null(ms);
   routes(ms, BOTH_NODES, 200, SWARM_BOTH, true);
-  source_t *s = portainer(ms);
+  source_t *s = new_source(ms, SOURCE_PORTAINER);
   for (int poll = 0; poll < 3; poll++) {
     if (poll > 0) {
       sleep(1);
@@ -164,9 +139,10 @@ static void test_targeted_404_keeps_container(void **state) {
     assert_true(inv_env_complete(e));
   }
   /* Said once, not every poll; counted each time. */
-  assert_int_equal(logs_matching("inspect of container \"web\" failed: HTTP "
-                                 "404: No such container: eee5"),
-                   1);
+  assert_int_equal(
+      test_logs_matching("inspect of container \"web\" failed: HTTP "
+                         "404: No such container: eee5"),
+      1);
   assert_int_equal(source_stats(s)->errors[ERR_NOT_FOUND], 3);
   source_free(s);
   ms_stop(ms);
@@ -176,10 +152,10 @@ static void test_targeted_404_keeps_container(void **state) {
  * environment, not containers removed; names do not flap. */
 static void test_node_missing(void **state) {
   (void)state;
-  logs_num = 0;
+  test_logs_num = 0;
   mini_server_t *ms = ms_start(NULL);
   routes(ms, BOTH_NODES, 200, SWARM_BOTH, false);
-  source_t *s = portainer(ms);
+  source_t *s = new_source(ms, SOURCE_PORTAINER);
   assert_int_equal(source_poll(s), 0);
   const inv_env_t *e = inventory_find(source_inventory(s), 7);
   assert_true(inv_env_complete(e));
@@ -202,9 +178,10 @@ static void test_node_missing(void **state) {
         ms_count_path(ms, NULL, "/api/endpoints/7/docker/containers/eee5/json"),
         0);
   }
-  assert_int_equal(logs_matching("source \"main\": environment \"swarm\" (id "
-                                 "7): Swarm node \"node-b\" missing"),
-                   1);
+  assert_int_equal(
+      test_logs_matching("source \"main\": environment \"swarm\" (id "
+                         "7): Swarm node \"node-b\" missing"),
+      1);
 
   /* Back: complete, under the same names, inspected again. */
   e = poll_again(s, ms, BOTH_NODES, 200, SWARM_BOTH);
@@ -216,7 +193,8 @@ static void test_node_missing(void **state) {
       ms_count_path(ms, NULL, "/api/endpoints/7/docker/containers/eee5/json"),
       1);
   assert_int_equal(ms_count_path(ms, NULL, NODES), 0);
-  assert_int_equal(logs_matching("every Swarm node is answering again"), 1);
+  assert_int_equal(test_logs_matching("every Swarm node is answering again"),
+                   1);
 
   /* node-b leaves the Swarm: its containers are gone, up is 1; web on
    * node-a keeps its name. */
@@ -228,7 +206,7 @@ static void test_node_missing(void **state) {
   e = poll_again(s, ms, NODE_A_ONLY, 200, SWARM_BOTH);
   assert_true(inv_env_complete(e)); /* forgotten: no longer expected */
   assert_int_equal(ms_count_path(ms, NULL, NODES), 0);
-  assert_int_equal(logs_matching("missing"), 1);
+  assert_int_equal(test_logs_matching("missing"), 1);
   source_free(s);
   ms_stop(ms);
 }
@@ -258,19 +236,19 @@ static void test_node_list_answers(void **state) {
       {200, "{\"nodes\":[]}", false, "invalid JSON"},
   };
   for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-    logs_num = 0;
+    test_logs_num = 0;
     mini_server_t *ms = ms_start(NULL);
     routes(ms, BOTH_NODES, 200, SWARM_BOTH, false);
-    source_t *s = portainer(ms);
+    source_t *s = new_source(ms, SOURCE_PORTAINER);
     assert_int_equal(source_poll(s), 0);
     const inv_env_t *e =
         poll_again(s, ms, NODE_A_ONLY, cases[i].status, cases[i].nodes);
     if (inv_env_complete(e) != cases[i].complete)
       fail_msg("case %zu: complete %d", i, (int)inv_env_complete(e));
-    assert_int_equal(logs_matching("Swarm node \"node-b\" missing"),
+    assert_int_equal(test_logs_matching("Swarm node \"node-b\" missing"),
                      cases[i].complete ? 0 : 1);
     if (cases[i].log != NULL)
-      assert_int_equal(logs_matching(cases[i].log), 1);
+      assert_int_equal(test_logs_matching(cases[i].log), 1);
     source_free(s);
     ms_stop(ms);
   }
@@ -280,20 +258,24 @@ static void test_node_list_answers(void **state) {
  * checks fail is inspected every poll; the others only when they change. */
 static void test_failing_checks_inspected_every_poll(void **state) {
   (void)state;
-  logs_num = 0;
+  test_logs_num = 0;
   mini_server_t *ms = ms_start(NULL);
 #define DITEM(id, status)                                                      \
   "{\"Id\":\"" id "\",\"Names\":[\"/" id "\"],\"Image\":\"bb\","               \
   "\"State\":\"running\",\"Status\":\"" status "\"}"
-  static const char *list = "[" DITEM("c1starting", "Up 1 minute (health: "
-                                                    "starting)") "," DITEM(
-      "c2healthy",
-      "Up 1 minute (healthy)") "," DITEM("c3unhealthy",
-                                         "Up 1 minute "
-                                         "(unhealthy)") "," DITEM("c4plain",
-                                                                  "Up 1 "
-                                                                  "minute") "," DITEM("c5wobbly",
-                                                                                      "Up 1 minute (healthy)") "]";
+  static const char *list = "[" DITEM(
+      "c1starting",
+      "Up 1 minute (health: "
+      "starting)") "," DITEM("c2healthy",
+                             "Up 1 minute (healthy)") "," DITEM("c3unhealth"
+                                                                "y",
+                                                                "Up 1 "
+                                                                "minute "
+                                                                "(unhealthy"
+                                                                ")") "," DITEM("c4plain",
+                                                                               "Up 1 "
+                                                                               "minute") "," DITEM("c5wobbly",
+                                                                                                   "Up 1 minute (healthy)") "]";
 #define HINSPECT(status, streak)                                               \
   "{\"RestartCount\":0,\"State\":{\"Status\":\"running\",\"ExitCode\":0,"      \
   "\"OOMKilled\":false,\"StartedAt\":\"0001-01-01T00:00:00Z\",\"Health\":"     \
@@ -301,7 +283,7 @@ static void test_failing_checks_inspected_every_poll(void **state) {
   for (int poll = 0; poll < 3; poll++) {
     ms_route_t r[] = {
         {.path = "/containers/json?all=1",
-         .headers = date_header(),
+         .headers = test_date_header(),
          .body = list},
         {.path = "/events?", .prefix = true, .body = ""},
         {.path = "/containers/c5wobbly/json", .body = HINSPECT("healthy", "1")},
@@ -313,13 +295,7 @@ static void test_failing_checks_inspected_every_poll(void **state) {
     ms_clear_requests(ms);
     static source_t *s;
     if (poll == 0) {
-      source_conf_t conf;
-      source_conf_init(&conf);
-      conf.kind = SOURCE_DOCKER;
-      conf.name = strdup("d");
-      conf.url = strdup(ms_url(ms));
-      conf.interval = 10;
-      s = source_new(&conf, "h", log_cb, NULL);
+      s = new_source(ms, SOURCE_DOCKER);
     }
     assert_int_equal(source_poll(s), 0);
     size_t c1 = ms_count_path(ms, NULL, "/containers/c1starting/json");
@@ -348,17 +324,11 @@ static void test_list_streak_needs_no_inspect(void **state) {
       "[{\"Id\":\"c1\",\"Names\":[\"/c1\"],\"Image\":\"bb\",\"State\":"
       "\"running\",\"Status\":\"Up 1 minute (health: starting)\",\"Health\":"
       "{\"Status\":\"starting\",\"FailingStreak\":4}}]";
-  source_conf_t conf;
-  source_conf_init(&conf);
-  conf.kind = SOURCE_DOCKER;
-  conf.name = strdup("d");
-  conf.url = strdup(ms_url(ms));
-  conf.interval = 10;
-  source_t *s = source_new(&conf, "h", log_cb, NULL);
+  source_t *s = new_source(ms, SOURCE_DOCKER);
   for (int poll = 0; poll < 2; poll++) {
     ms_route_t r[] = {
         {.path = "/containers/json?all=1",
-         .headers = date_header(),
+         .headers = test_date_header(),
          .body = list},
         {.path = "/events?", .prefix = true, .body = ""},
         {.path = "/containers/", .prefix = true, .body = INSPECT},
