@@ -53,7 +53,7 @@ def suite(args, run_dir, started):
     b.docker("run", "-d", "--name", "only-beta", "--network", "none", rig.IMAGE,
              "sleep", "1000000")
     standins = []
-    for h in hosts:
+    for h in (a, b):
         si = ps.StandIn({"api_keys": [API_KEY], "users": {}, "snapshot_interval": 60,
                          "environments": [{"id": 1, "name": "local", "kind": "docker",
                                            "socket": h.socket}]}).start()
