@@ -43,9 +43,7 @@ static void on_auth_done(void *ud, const http_result_t *res) {
     secret_free(s->jwt);
     s->jwt = NULL;
     s->stats.errors[ERR_PARSE]++;
-    char what[256];
-    snprintf(what, sizeof(what), "source \"%s\"", s->conf.name);
-    fault_log(s, s->fault, sizeof(s->fault), "auth:nojwt", what,
+    fault_log(s, s->fault, sizeof(s->fault), "auth:nojwt", NULL,
               "POST /api/auth answered without a usable \"jwt\"");
   } else {
     fault_request(s, r, res);

@@ -23,6 +23,7 @@
 #include "inventory.h"
 #include "json_stream.h"
 #include "portainer_api.h"
+#include "secret.h"
 #include "source.h"
 
 #include <stdbool.h>
@@ -120,23 +121,32 @@ void source_set_auth_header(source_t *s);
 
 /* --- fault.c -------------------------------------------------------------- */
 
-/* Logs through the source's callback, secrets and control characters
+/* collectd's log lines hold 1023 bytes. */
+#define SOURCE_LOG_LINE_MAX 1024
+
+/* Logs through the source's callback: the literal text of fmt as is, each
+ * conversion scrubbed of the source's secrets (secret.h), control characters
  * removed. */
 __attribute__((format(printf, 3, 4))) void slog(source_t *s, int level,
                                                 const char *fmt, ...);
+/* A line that will hide this source's secrets (token, password, JWT). */
+void source_logline(const source_t *s, logline_t *l);
+/* Logs a built line, then frees it. */
+void slog_line(source_t *s, int level, logline_t *l);
 /* Counts a failed request and logs it once per fault. */
 void fault_request(source_t *s, req_t *r, const http_result_t *res);
-/* Logs msg when signature differs from what slot last logged. */
+/* Logs "<what e is>: msg" (msg: the plugin's own words) when signature
+ * differs from what slot last logged. */
 void fault_log(source_t *s, char *slot, size_t slot_size, const char *signature,
-               const char *what, const char *msg);
+               const inv_env_t *e, const char *msg);
 /* The source's own fault ended ("source "X": the API is answering again"). */
 void fault_source_recovered(source_t *s);
 /* One of an environment's fault slots ended. */
 void fault_env_recovered(source_t *s, const inv_env_t *e, char *slot,
                          const char *which);
-/* "source "X": environment "Y" (id N)" or "source "X": Docker host "Y"". */
-void fault_env_what(const source_t *s, const inv_env_t *e, char *buf,
-                    size_t size);
+/* Adds "source "X"", or with e, "source "X": environment "Y" (id N)" or
+ * "source "X": Docker host "Y"". */
+void fault_what(const source_t *s, const inv_env_t *e, logline_t *l);
 
 /* --- login.c, environments.c -----------------------------------------------
  */
