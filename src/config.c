@@ -6,9 +6,11 @@
 #include "plugin.h"
 #include "utils/common/common.h"
 
+#include "secret.h"
 #include "source_conf.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <regex.h>
 #include <stdlib.h>
 #include <string.h>
@@ -152,22 +154,29 @@ static int get_regex(const char *src, const oconfig_item_t *ci,
 }
 
 /* Reads a token from the first line of a file; warns when others can read
- * it.  The token itself is never logged. */
+ * it.  The token itself is never logged.  read(2) straight into a buffer
+ * that is wiped (stdio would keep a copy in its own buffer). */
 static int read_token_file(const char *src, const char *path, char **token) {
   struct stat st;
-  FILE *fh = fopen(path, "r");
-  if (fh == NULL) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
     CERROR("source \"%s\" not started: TokenFile \"%s\": %s", src, path,
            STRERRNO);
     return -1;
   }
-  if (fstat(fileno(fh), &st) == 0 && (st.st_mode & (S_IRWXG | S_IRWXO)))
+  if (fstat(fd, &st) == 0 && (st.st_mode & (S_IRWXG | S_IRWXO)))
     WARNING(LOG_PREFIX "source \"%s\": TokenFile \"%s\" can be read by "
                        "others (mode %04o); chmod 600 it",
             src, path, (unsigned)(st.st_mode & 07777));
   char buf[4096];
-  size_t n = fread(buf, 1, sizeof(buf) - 1, fh);
-  fclose(fh);
+  size_t n = 0;
+  for (int i = 0; i < 64 && n < sizeof(buf) - 1; i++) { /* short reads */
+    ssize_t got = read(fd, buf + n, sizeof(buf) - 1 - n);
+    if (got <= 0)
+      break; /* end, or an error (a directory): what was read counts */
+    n += (size_t)got;
+  }
+  close(fd);
   buf[n] = 0;
   buf[strcspn(buf, "\r\n")] = 0;
   /* Trim surrounding blanks. */
@@ -177,16 +186,18 @@ static int read_token_file(const char *src, const char *path, char **token) {
   size_t len = strlen(start);
   while (len > 0 && (start[len - 1] == ' ' || start[len - 1] == '\t'))
     start[--len] = 0;
+  int status = 0;
   if (len == 0) {
     CERROR("source \"%s\" not started: TokenFile \"%s\" holds no token", src,
            path);
-    memset(buf, 0, sizeof(buf));
-    return -1;
+    status = -1;
+  } else {
+    secret_free(*token);
+    *token = strdup(start);
+    status = *token != NULL ? 0 : -1;
   }
-  sfree(*token);
-  *token = strdup(start);
-  memset(buf, 0, sizeof(buf));
-  return *token != NULL ? 0 : -1;
+  explicit_bzero(buf, sizeof(buf)); /* memset() here is a dead store */
+  return status;
 }
 
 static int get_collect(const char *src, const oconfig_item_t *ci,

@@ -17,6 +17,8 @@
  */
 #include "http.h"
 
+#include "secret.h"
+
 #include <curl/curl.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -242,9 +244,14 @@ static void hreq_free(http_req_t *r) {
     return;
   free(r->method);
   free(r->url);
-  free(r->body);
+  /* Headers carry the token or JWT, the body the password, and an error
+   * body may echo either: wiped before they are freed. */
+  secret_free(r->body);
+  for (struct curl_slist *h = r->headers; h != NULL; h = h->next)
+    explicit_bzero(h->data, strlen(h->data));
   curl_slist_free_all(r->headers);
-  free(r->errbody);
+  if (r->errbody != NULL)
+    secret_free_n(r->errbody, HTTP_ERROR_BODY_MAX + 1);
   free(r);
 }
 

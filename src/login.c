@@ -19,10 +19,14 @@ static int on_auth_body(void *ud, const char *buf, size_t len) {
   req_t *r = ud;
   if (r->buf_len + len > AUTH_BODY_MAX)
     return 1;
-  char *n = realloc(r->buf, r->buf_len + len + 1);
+  /* Not realloc(): a block it moves is freed unwiped, with the JWT. */
+  char *n = malloc(r->buf_len + len + 1);
   if (n == NULL)
     return 1;
+  if (r->buf_len > 0)
+    memcpy(n, r->buf, r->buf_len);
   memcpy(n + r->buf_len, buf, len);
+  secret_free_n(r->buf, r->buf_len + 1);
   r->buf = n;
   r->buf_len += len;
   r->buf[r->buf_len] = 0;

@@ -3,6 +3,7 @@
  */
 #include "portainer_api.h"
 #include "json_stream_impl.h"
+#include "secret.h"
 
 #include <inttypes.h>
 #include <limits.h>
@@ -314,7 +315,7 @@ char *pt_auth_parse_jwt(const char *body, size_t len) {
   char *jwt = NULL;
   if (js_read_top_strings(body, len, names, &jwt, 1) != 0 || jwt == NULL ||
       strlen(jwt) >= JSON_MAX_STRING || !jwt_chars_ok(jwt)) {
-    free(jwt);
+    secret_free(jwt);
     return NULL;
   }
   return jwt;

@@ -27,7 +27,7 @@ void req_free(req_t *r) {
   for (size_t i = 0; i < r->eps_num; i++)
     pt_endpoint_free(r->eps[i]);
   free(r->eps);
-  secret_free(r->buf);
+  secret_free_n(r->buf, r->buf_len + 1); /* the login answer: a JWT */
   free(r);
 }
 
@@ -42,7 +42,7 @@ bool req_answered(req_t *r, const http_result_t *res) {
 }
 
 void source_set_auth_header(source_t *s) {
-  s->auth_header[0] = 0;
+  explicit_bzero(s->auth_header, sizeof(s->auth_header));
   if (s->conf.kind != SOURCE_PORTAINER)
     return;
   if (s->jwt != NULL)

@@ -61,7 +61,7 @@ void source_free(source_t *s) {
   inventory_free(s->inv);
   source_conf_free(&s->conf);
   secret_free(s->jwt);
-  memset(s->auth_header, 0, sizeof(s->auth_header));
+  explicit_bzero(s->auth_header, sizeof(s->auth_header));
   free(s->host);
   free(s->skipped);
   free(s->inspects);

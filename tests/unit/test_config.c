@@ -228,6 +228,39 @@ static void test_token_file(void **state) {
   unlink(path);
 }
 
+/* Does the stack below the caller still hold needle (what the calls just
+ * returned from left there)?  The area is read through an asm barrier:
+ * the compiler cannot assume anything about it. */
+static __attribute__((noinline)) bool stack_holds(const char *needle) {
+  char area[64 * 1024];
+  __asm__ volatile("" : : "r"(area) : "memory");
+  static char copy[sizeof(area)];
+  memcpy(copy, area, sizeof(area));
+  return memmem(copy, sizeof(copy), needle, strlen(needle)) != NULL;
+}
+
+/* The buffer read_token_file() read the token into is wiped (a memset() of
+ * a buffer about to go out of scope is a dead store gcc removes). */
+static void test_token_file_buffer_wiped(void **state) {
+  (void)state;
+  char path[] = "/tmp/portainer-token-XXXXXX";
+  int fd = mkstemp(path);
+  assert_true(fd >= 0);
+  assert_int_equal(write(fd, SECRET "\n", strlen(SECRET) + 1),
+                   (ssize_t)strlen(SECRET) + 1);
+  close(fd);
+  chmod(path, 0600);
+  source_conf_t c;
+  oconfig_item_t *ci = block("Portainer", "tf");
+  opt_s(ci, "URL", "http://127.0.0.1:9000");
+  opt_s(ci, "TokenFile", path);
+  assert_int_equal(parse(ci, &c), 0);
+  bool left = stack_holds(SECRET);
+  source_conf_free(&c);
+  unlink(path);
+  assert_false(left);
+}
+
 static void test_last_value_wins(void **state) {
   (void)state;
   source_conf_t c;
@@ -538,6 +571,7 @@ int main(void) {
       cmocka_unit_test_setup(test_docker_defaults, setup),
       cmocka_unit_test_setup(test_username_password, setup),
       cmocka_unit_test_setup(test_token_file, setup),
+      cmocka_unit_test_setup(test_token_file_buffer_wiped, setup),
       cmocka_unit_test_setup(test_tls_off_warns, setup),
       cmocka_unit_test_setup(test_regexes_accepted, setup),
       cmocka_unit_test_setup(test_last_value_wins, setup),
