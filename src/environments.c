@@ -136,7 +136,7 @@ static void on_page_done(void *ud, const http_result_t *res) {
 }
 
 void environments_queue_page(source_t *s, int64_t start) {
-  char path[256], url[URL_MAX];
+  char path[256];
   req_t *r = req_new(s, REQ_PAGE);
   if (r == NULL) {
     s->pages_ok = false;
@@ -150,10 +150,15 @@ void environments_queue_page(source_t *s, int64_t start) {
     return;
   }
   pt_path_endpoints(path, sizeof(path), start, s->conf.page_size);
-  snprintf(url, sizeof(url), "%s%s", s->conf.url, path);
+  char *url = req_url("%s%s", s->conf.url, path);
   s->pages_queued++;
-  if (req_queue(s, r, "GET", url, NULL, NULL, NULL, on_page_done) != 0)
+  if (url == NULL) {
     s->pages_ok = false;
+    req_free(r);
+  } else if (req_queue(s, r, "GET", url, NULL, NULL, NULL, on_page_done) != 0) {
+    s->pages_ok = false;
+  }
+  free(url);
 }
 
 void environments_start(source_t *s) {

@@ -31,7 +31,7 @@ static void on_inspect_done(void *ud, const http_result_t *res) {
 }
 
 static void start_inspect(source_t *s, inv_env_t *e, container_t *c) {
-  char path[512], url[URL_MAX], target[384];
+  char path[512], target[384];
   if (docker_path_inspect(path, sizeof(path), c->id) != 0) {
     c->inspected = false;
     return;
@@ -47,13 +47,18 @@ static void start_inspect(source_t *s, inv_env_t *e, container_t *c) {
     req_free(r);
     return;
   }
-  req_docker_url(s, e, path, url, sizeof(url));
+  char *url = req_docker_url(s, e, path);
+  if (url == NULL) {
+    req_free(r);
+    return;
+  }
   /* Agent environments in a Swarm: ask the node that runs the container. */
   const char *extra = req_target_header(c->node, target, sizeof(target));
   s->stats.inspects++;
   s->inspects_running++;
   if (req_queue(s, r, "GET", url, extra, NULL, NULL, on_inspect_done) != 0)
     s->inspects_running--;
+  free(url);
 }
 
 /* Keeps about twice max_in_flight inspects queued in the http client. */

@@ -57,7 +57,6 @@ static void on_auth_done(void *ud, const http_result_t *res) {
 }
 
 void login_queue(source_t *s, void (*then)(source_t *s)) {
-  char url[URL_MAX];
   req_t *r = req_new(s, REQ_AUTH);
   if (r == NULL) {
     s->pages_ok = false;
@@ -70,8 +69,14 @@ void login_queue(source_t *s, void (*then)(source_t *s)) {
     req_free(r);
     return;
   }
-  snprintf(url, sizeof(url), "%s/api/auth", s->conf.url);
-  if (req_queue(s, r, "POST", url, NULL, body, on_auth_body, on_auth_done) != 0)
+  char *url = req_url("%s/api/auth", s->conf.url);
+  if (url == NULL) {
     s->pages_ok = false;
+    req_free(r);
+  } else if (req_queue(s, r, "POST", url, NULL, body, on_auth_body,
+                       on_auth_done) != 0) {
+    s->pages_ok = false;
+  }
+  free(url);
   secret_free(body);
 }

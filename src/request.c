@@ -6,6 +6,7 @@
 #include "secret.h"
 
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,15 +73,22 @@ int req_queue(source_t *s, req_t *r, const char *method, const char *url,
   return 0;
 }
 
-void req_docker_url(const source_t *s, const inv_env_t *e, const char *path,
-                    char *buf, size_t size) {
+char *req_url(const char *fmt, ...) {
+  char *url = NULL;
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vasprintf(&url, fmt, ap);
+  va_end(ap);
+  return n >= 0 ? url : NULL;
+}
+
+char *req_docker_url(const source_t *s, const inv_env_t *e, const char *path) {
   if (s->conf.kind == SOURCE_PORTAINER)
-    snprintf(buf, size, "%s/api/endpoints/%" PRId64 "/docker%s", s->conf.url,
-             e->id, path);
-  else if (s->conf.url != NULL)
-    snprintf(buf, size, "%s%s", s->conf.url, path);
-  else
-    snprintf(buf, size, "http://localhost%s", path);
+    return req_url("%s/api/endpoints/%" PRId64 "/docker%s", s->conf.url, e->id,
+                   path);
+  if (s->conf.url != NULL)
+    return req_url("%s%s", s->conf.url, path);
+  return req_url("http://localhost%s", path); /* the unix socket */
 }
 
 const char *req_target_header(const char *node, char *buf, size_t size) {

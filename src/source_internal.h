@@ -30,7 +30,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define URL_MAX   2048
 #define MAX_PAGES 10000 /* bounded page loop: 10000 pages of environments */
 
 /* A container waiting for its inspect (inspects.c). */
@@ -110,9 +109,11 @@ int req_queue(source_t *s, req_t *r, const char *method, const char *url,
               http_done_cb done);
 /* A 200 whose document parsed to the end. */
 bool req_answered(req_t *r, const http_result_t *res);
-/* The URL of a Docker API path on an environment's Docker host. */
-void req_docker_url(const source_t *s, const inv_env_t *e, const char *path,
-                    char *buf, size_t size);
+/* A request URL, formatted on the heap without a length limit (a base URL
+ * is as long as the configuration makes it); NULL when out of memory. */
+__attribute__((format(printf, 1, 2))) char *req_url(const char *fmt, ...);
+/* The URL of a Docker API path on an environment's Docker host (req_url). */
+char *req_docker_url(const source_t *s, const inv_env_t *e, const char *path);
 /* "X-PortainerAgent-Target: <node>" into buf, sending a request to one node
  * of a Swarm agent environment; NULL when there is no usable node name. */
 const char *req_target_header(const char *node, char *buf, size_t size);
