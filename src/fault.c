@@ -157,6 +157,22 @@ void fault_log(source_t *s, char *slot, size_t slot_size, const char *signature,
   log_once(s, slot, slot_size, signature, &l);
 }
 
+void fault_note(source_t *s, char *slot, size_t slot_size,
+                const char *signature, int level, const char *fmt, ...) {
+  logline_t l;
+  va_list ap;
+  if (strcmp(slot, signature) == 0)
+    return;
+  snprintf(slot, slot_size, "%s", signature);
+  source_logline(s, &l);
+  fault_what(s, NULL, &l);
+  logline_add(&l, ": ");
+  va_start(ap, fmt);
+  logline_vprintf(&l, fmt, ap);
+  va_end(ap);
+  slog_line(s, level, &l);
+}
+
 static void recovered(source_t *s, char *slot, const inv_env_t *e,
                       const char *which) {
   logline_t l;

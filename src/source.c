@@ -65,6 +65,8 @@ void source_free(source_t *s) {
   free(s->host);
   free(s->skipped);
   free(s->inspects);
+  free(s->seen_ids);
+  free(s->seen_used);
   free(s);
 }
 
@@ -82,6 +84,7 @@ static void poll_start(source_t *s) {
   s->api_answered = false;
   s->auth_retried = false;
   s->pages_queued = 0;
+  environments_poll_begin(s);
 
   if (s->conf.kind == SOURCE_PORTAINER) {
     for (size_t i = 0; i < s->inv->envs_num; i++)
@@ -111,6 +114,8 @@ static bool poll_close(source_t *s) {
         fault_env_recovered(s, e, e->inspect_fault, "inspects are");
     }
   }
+  if (s->conf.kind == SOURCE_PORTAINER)
+    environments_poll_end(s);
   /* Environments gone from a complete list are gone for good. */
   if (s->conf.kind == SOURCE_PORTAINER && s->pages_ok && s->api_answered)
     inventory_prune_unlisted(s->inv);

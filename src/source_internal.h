@@ -64,6 +64,17 @@ struct source_s {
   bool auth_retried;
   int64_t pages_queued;
 
+  /* Paging (environments.c): the environment ids this poll's pages brought
+   * (an open-addressing set: a page without X-Total-Count that brings no
+   * new one ends paging), and what the pages said that deserves a line
+   * once per fault (slots as in fault.c). */
+  int64_t *seen_ids;
+  bool *seen_used;
+  size_t seen_num, seen_cap;
+  size_t pages_malformed; /* entries skipped this poll */
+  bool pages_repeated;    /* paging stopped on a page with nothing new */
+  char paging_fault[64], malformed_fault[64];
+
   /* Inspects wait here and are handed to the http client a few at a time,
    * so that a cold poll of 50k containers does not hold 50k parsers and
    * requests at once. */
@@ -88,7 +99,7 @@ typedef struct {
   container_t *c; /* REQ_INSPECT */
   json_stream_t *js;
   int64_t start;       /* REQ_PAGE: 1-based offset */
-  size_t items;        /* REQ_PAGE: environments parsed; REQ_EVENTS: events */
+  size_t items;        /* REQ_PAGE: ids not seen before; REQ_EVENTS: events */
   pt_endpoint_t **eps; /* REQ_PAGE: kept environments, listed when done */
   size_t eps_num, eps_cap;
   char *buf; /* REQ_AUTH: response body */
@@ -140,6 +151,11 @@ void fault_request(source_t *s, req_t *r, const http_result_t *res);
  * differs from what slot last logged. */
 void fault_log(source_t *s, char *slot, size_t slot_size, const char *signature,
                const inv_env_t *e, const char *msg);
+/* Logs "source "X": <fmt...>" at level when signature differs from what
+ * slot last logged. */
+__attribute__((format(printf, 6, 7))) void
+fault_note(source_t *s, char *slot, size_t slot_size, const char *signature,
+           int level, const char *fmt, ...);
 /* The source's own fault ended ("source "X": the API is answering again"). */
 void fault_source_recovered(source_t *s);
 /* One of an environment's fault slots ended. */
@@ -157,6 +173,10 @@ void login_queue(source_t *s, void (*then)(source_t *s));
 void environments_queue_page(source_t *s, int64_t start);
 /* The first page of environments (what a poll starts with). */
 void environments_start(source_t *s);
+/* Around a poll: forget the ids seen; then, notes of faults that did not
+ * happen again are cleared (the next occurrence is logged). */
+void environments_poll_begin(source_t *s);
+void environments_poll_end(source_t *s);
 
 /* --- lists.c, events.c, inspects.c -----------------------------------------
  */
