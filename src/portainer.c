@@ -165,7 +165,9 @@ static int portainer_shutdown(void) {
   return 0;
 }
 
-void module_register(void) {
+/* The one symbol portainer.so exports: everything else is built with
+ * -fvisibility=hidden (tests/check_symbols.sh). */
+__attribute__((visibility("default"))) void module_register(void) {
   plugin_register_complex_config("portainer", portainer_config);
   plugin_register_init("portainer", portainer_init);
   plugin_register_shutdown("portainer", portainer_shutdown);
