@@ -6,9 +6,11 @@
 #include "plugin.h"
 #include "utils/common/common.h"
 
+#include "conf_files.h"
 #include "secret.h"
 #include "source_conf.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <regex.h>
@@ -341,6 +343,93 @@ static int check_readable(const char *src, const char *opt, const char *path) {
   return 0;
 }
 
+/* Does url send credentials in the clear to a host that is not loopback?
+ * The host is judged by its text only (127.0.0.0/8, ::1, ::ffff:127.x.y.z,
+ * "localhost"): no name is resolved to decide. */
+static bool cleartext_remote(const char *url) {
+  if (strncasecmp(url, "http://", 7) != 0)
+    return false;
+  const char *a = url + 7;
+  size_t alen = strcspn(a, "/?#");
+  const char *at = memrchr(a, '@', alen); /* user:password@ */
+  if (at != NULL) {
+    alen -= (size_t)(at + 1 - a);
+    a = at + 1;
+  }
+  char host[256];
+  bool bracket = a[0] == '[';
+  const char *h = bracket ? a + 1 : a;
+  size_t hlen = strcspn(h, bracket ? "]" : ":");
+  if (!bracket && hlen > alen)
+    hlen = alen; /* no port */
+  if (hlen + bracket > alen || hlen >= sizeof(host))
+    return true;
+  memcpy(host, h, hlen);
+  host[hlen] = 0;
+  struct in_addr v4;
+  struct in6_addr v6;
+  if (strcasecmp(host, "localhost") == 0 || strcasecmp(host, "localhost.") == 0)
+    return false;
+  if (inet_aton(host, &v4) != 0)
+    return (ntohl(v4.s_addr) >> 24) != 127;
+  if (inet_pton(AF_INET6, host, &v6) == 1)
+    return !(IN6_IS_ADDR_LOOPBACK(&v6) ||
+             (IN6_IS_ADDR_V4MAPPED(&v6) && v6.s6_addr[12] == 127));
+  return true;
+}
+
+/* Warns when secret (the value of option opt) is written in a
+ * configuration file that others can read (conf_files.h). */
+static void warn_inline_secret(const char *src, const char *opt,
+                               const char *secret) {
+  char cmdline[16384];
+  size_t n = 0;
+  int fd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
+  for (int i = 0; fd >= 0 && i < 16 && n < sizeof(cmdline); i++) {
+    ssize_t got = read(fd, cmdline + n, sizeof(cmdline) - n);
+    if (got <= 0)
+      break;
+    n += (size_t)got;
+  }
+  if (fd >= 0)
+    close(fd);
+  char *main_file = conf_files_main(cmdline, n, CONF_FILE_DEFAULT);
+  conf_files_t files;
+  conf_files_find(main_file, &files);
+  unsigned mode = 0;
+  const char *at = conf_files_exposing(&files, opt, secret, &mode);
+  if (at != NULL)
+    WARNING(LOG_PREFIX "source \"%s\": the %s is written in \"%s\", which "
+                       "others can read (mode %04o); %s",
+            src, opt, at, mode,
+            strcmp(opt, "Token") == 0
+                ? "use TokenFile with a file only collectd can read, or "
+                  "chmod 600 it"
+                : "chmod 600 it");
+  conf_files_free(&files);
+  free(main_file);
+}
+
+/* Warnings about how a Portainer source's credentials are kept and sent. */
+static void warn_credentials(const source_conf_t *c, bool token_inline) {
+  const char *src = c->name;
+  if (cleartext_remote(c->url))
+    WARNING(LOG_PREFIX "source \"%s\": %s sent over http:// to a host that "
+                       "is not loopback: anyone on the path can read %s",
+            src, c->token != NULL ? "the token is" : "the password and JWT are",
+            c->token != NULL ? "it" : "them");
+  if (token_inline)
+    warn_inline_secret(src, "Token", c->token);
+  if (c->password != NULL)
+    warn_inline_secret(src, "Password", c->password);
+  const char *secret = c->token != NULL ? c->token : c->password;
+  if (secret != NULL && strlen(secret) < SECRET_SHORT)
+    WARNING(LOG_PREFIX "source \"%s\": the %s is shorter than %d characters: "
+                       "log lines mask it wherever it appears in server "
+                       "messages and names, which can make them hard to read",
+            src, c->token != NULL ? "token" : "password", SECRET_SHORT);
+}
+
 /* Cross-option checks and defaults, once the block is read. */
 static int finish(source_conf_t *c) {
   const char *src = c->name;
@@ -483,6 +572,7 @@ int config_parse_source(const oconfig_item_t *ci, source_conf_t *c) {
 
   int status = 0;
   char *token_file = NULL;
+  bool token_inline = false;
   unsigned logged_before = errors_logged;
   const char *failed_key = NULL;
   for (int i = 0; i < ci->children_num && status == 0; i++) {
@@ -495,9 +585,10 @@ int config_parse_source(const oconfig_item_t *ci, source_conf_t *c) {
       status = cf_util_get_string(o, &c->socket);
     else if (strcasecmp("Host", o->key) == 0)
       status = cf_util_get_string(o, &c->host);
-    else if (strcasecmp("Token", o->key) == 0)
+    else if (strcasecmp("Token", o->key) == 0) {
       status = cf_util_get_string(o, &c->token);
-    else if (strcasecmp("TokenFile", o->key) == 0)
+      token_inline = true;
+    } else if (strcasecmp("TokenFile", o->key) == 0)
       status = cf_util_get_string(o, &token_file);
     else if (strcasecmp("Username", o->key) == 0)
       status = cf_util_get_string(o, &c->username);
@@ -570,6 +661,8 @@ int config_parse_source(const oconfig_item_t *ci, source_conf_t *c) {
   sfree(token_file);
   if (status == 0)
     status = finish(c);
+  if (status == 0 && c->kind == SOURCE_PORTAINER)
+    warn_credentials(c, token_inline);
   if (status != 0) {
     if (errors_logged == logged_before) /* only collectd's helper said why */
       CERROR("source \"%s\" not started: option \"%s\" has a value of the "

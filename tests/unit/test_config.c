@@ -261,6 +261,90 @@ static void test_token_file_buffer_wiped(void **state) {
   assert_false(left);
 }
 
+/* Credentials over http:// to a host that is not loopback (judged by the
+ * URL's text: nothing is resolved) draw one warning; nothing else does. */
+static void test_cleartext_warning(void **state) {
+  (void)state;
+  static const struct {
+    const char *url;
+    bool warn;
+  } cases[] = {
+      {"http://portainer.example.org:9000", true},
+      {"HTTP://10.0.0.5:9000/portainer", true},
+      {"http://127.0.0.1.nip.io", true},
+      {"http://127.0.0.1@portainer.example.org", true}, /* userinfo */
+      {"http://[::2]:9000", true},
+      {"http://localhost.example.org", true},
+      {"http://127.0.0.1:9000", false},
+      {"http://127.9.8.7", false},
+      {"http://127.1:9000", false},
+      {"http://localhost:9000/x", false},
+      {"http://LOCALHOST", false},
+      {"http://[::1]:9000", false},
+      {"http://[::ffff:127.0.0.1]:9000", false},
+      {"http://user:pw@127.0.0.2/x?y#z", false},
+      {"https://portainer.example.org", false},
+  };
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    for (int login = 0; login < 2; login++) {
+      source_conf_t c;
+      oconfig_item_t *ci = block("Portainer", "clear");
+      opt_s(ci, "URL", cases[i].url);
+      if (login) {
+        opt_s(ci, "Username", "admin");
+        opt_s(ci, "Password", PASSWORD);
+      } else {
+        opt_s(ci, "Token", SECRET);
+      }
+      assert_int_equal(parse(ci, &c), 0);
+      size_t n = stub_logs_matching("sent over http:// to a host that is "
+                                    "not loopback: anyone on the path can "
+                                    "read");
+      if (n != (cases[i].warn ? 1u : 0u))
+        fail_msg("%s (%s): %zu warnings", cases[i].url,
+                 login ? "password" : "token", n);
+      if (cases[i].warn)
+        assert_int_equal(stub_logs_matching(login ? "the password and JWT are"
+                                                  : "the token is"),
+                         1);
+      source_conf_free(&c);
+    }
+  }
+  /* A Docker source carries no credentials. */
+  source_conf_t c;
+  oconfig_item_t *ci = block("Docker", "d");
+  opt_s(ci, "URL", "http://docker.example.org:2375");
+  assert_int_equal(parse(ci, &c), 0);
+  assert_int_equal(stub_logs_matching("sent over http://"), 0);
+  source_conf_free(&c);
+}
+
+/* A token or password under SECRET_SHORT characters makes log lines hard
+ * to read (it is masked wherever it appears in data): said at start-up. */
+static void test_short_secret_warning(void **state) {
+  (void)state;
+  static const char *const tokens[] = {"a", "abc", "abcd"};
+  for (size_t i = 0; i < 3; i++) {
+    source_conf_t c;
+    oconfig_item_t *ci = block("Portainer", "short");
+    opt_s(ci, "URL", "http://127.0.0.1:9000");
+    opt_s(ci, "Token", tokens[i]);
+    assert_int_equal(parse(ci, &c), 0);
+    assert_int_equal(stub_logs_matching("the token is shorter than 4 "
+                                        "characters"),
+                     i < 2 ? 1 : 0);
+    source_conf_free(&c);
+  }
+  source_conf_t c;
+  oconfig_item_t *ci = block("Portainer", "shortpw");
+  opt_s(ci, "URL", "http://127.0.0.1:9000");
+  opt_s(ci, "Username", "admin");
+  opt_s(ci, "Password", "pw");
+  assert_int_equal(parse(ci, &c), 0);
+  assert_int_equal(stub_logs_matching("the password is shorter than 4"), 1);
+  source_conf_free(&c);
+}
+
 static void test_last_value_wins(void **state) {
   (void)state;
   source_conf_t c;
@@ -572,6 +656,8 @@ int main(void) {
       cmocka_unit_test_setup(test_username_password, setup),
       cmocka_unit_test_setup(test_token_file, setup),
       cmocka_unit_test_setup(test_token_file_buffer_wiped, setup),
+      cmocka_unit_test_setup(test_cleartext_warning, setup),
+      cmocka_unit_test_setup(test_short_secret_warning, setup),
       cmocka_unit_test_setup(test_tls_off_warns, setup),
       cmocka_unit_test_setup(test_regexes_accepted, setup),
       cmocka_unit_test_setup(test_last_value_wins, setup),
