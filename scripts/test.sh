@@ -44,6 +44,11 @@ if ! python3 "$TOP/tests/e2e/test_faults.py" --build-dir "$BUILD"; then
   status=1
 fi
 
+say "hostile servers and secrets (docs/FAULTS.md, issue 9): echoes, paging, long URLs, warnings"
+if ! python3 "$TOP/tests/e2e/test_hostile.py" --build-dir "$BUILD"; then
+  status=1
+fi
+
 say "coverage of src/ (unit + end-to-end)"
 make -s -C "$BUILD" coverage 2>&1 | grep -E '^ +(lines|functions|branches)\.' || status=1
 

@@ -118,7 +118,7 @@ def free_port():
 
 class Collectd:
     def __init__(self, run_dir, name, build_dir, plugin_conf, port, installed=False,
-                 interval=None):
+                 interval=None, prefix=None):
         self.dir = os.path.join(run_dir, name)
         os.makedirs(self.dir, exist_ok=True)
         self.port = port
@@ -151,13 +151,15 @@ LoadPlugin portainer
        "" if installed else 'PluginDir "%s/.libs"' % os.path.abspath(build_dir),
        "" if plugin_conf is None else "<Plugin portainer>\n%s\n</Plugin>" % plugin_conf))
         self.proc = None
+        self.prefix = list(prefix or [])  # a command collectd runs under (exec)
 
     def start(self):
         env = dict(os.environ)
         env.pop("PORTAINER_URL", None)
         env.pop("PORTAINER_TOKEN", None)
         out = open(os.path.join(self.dir, "stdout.log"), "ab")
-        self.proc = subprocess.Popen(["collectd", "-f", "-C", self.conf], stdin=subprocess.DEVNULL,
+        self.proc = subprocess.Popen(self.prefix + ["collectd", "-f", "-C", self.conf],
+                                     stdin=subprocess.DEVNULL,
                                      stdout=out, stderr=subprocess.STDOUT, env=env,
                                      start_new_session=True)
         out.close()
