@@ -27,8 +27,11 @@ Prints one line per check and "N passed, N failed[, N skipped]".
 """
 
 import argparse
+import contextlib
 import os
 import shutil
+import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -71,23 +74,25 @@ def lines_of(cd, needle):
     return [ln for ln in cd.read_log().splitlines() if needle in ln]
 
 
+def stop_quietly(thing):
+    try:
+        thing.stop()
+    except Exception as e:  # the others are stopped all the same
+        print("warning: stopping %r: %s" % (thing, e), file=sys.stderr)
+
+
 class Suite:
     def __init__(self, args, run_dir):
         self.args = args
         self.run_dir = run_dir
-        self.started = []
+        self.stack = contextlib.ExitStack()  # stops what was started, last first
 
     def keep(self, thing):
-        self.started.append(thing)
+        self.stack.callback(stop_quietly, thing)
         return thing
 
     def stop_all(self):
-        for thing in reversed(self.started):
-            try:
-                thing.stop()
-            except Exception as e:  # keep stopping the others
-                print("warning: stopping %r: %s" % (thing, e), file=sys.stderr)
-        self.started = []
+        self.stack.close()
 
     def server(self, envs, rules=None, **data):
         item, insp = fsv.container("h-web", CID, restart_count=3)
@@ -159,7 +164,6 @@ http {
                         proc.wait(timeout=10)
         self.keep(Proc())
         deadline = time.monotonic() + 10
-        import socket
         while time.monotonic() < deadline:
             if proc.poll() is not None:
                 with open(os.path.join(d, "error.log")) as f:
@@ -456,6 +460,8 @@ def main():
     run_dir = args.run_dir or tempfile.mkdtemp(prefix="portainer-hostile-")
     os.makedirs(run_dir, exist_ok=True)
     suite = Suite(args, run_dir)
+    # A CI timeout's SIGTERM still stops everything this suite started.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(143))
     try:
         suite.run()
     except Exception:

@@ -198,31 +198,35 @@ static void test_username_password(void **state) {
   source_conf_free(&c);
 }
 
-static void test_token_file(void **state) {
-  (void)state;
-  char path[] = "/tmp/portainer-token-XXXXXX";
+/* A new 0600 file in /tmp holding text; its name in path (mkstemp). */
+static void token_file(char *path, const char *text) {
   int fd = mkstemp(path);
   assert_true(fd >= 0);
-  assert_int_equal(
-      write(fd, "  " SECRET "  \nsecond line\n", strlen(SECRET) + 17),
-      (ssize_t)strlen(SECRET) + 17);
+  assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
   close(fd);
-
   chmod(path, 0600);
-  source_conf_t c;
+}
+
+/* Parses a Portainer block whose token comes from TokenFile path. */
+static int parse_token_file(const char *path, source_conf_t *c) {
   oconfig_item_t *ci = block("Portainer", "tf");
   opt_s(ci, "URL", "http://127.0.0.1:9000");
   opt_s(ci, "TokenFile", path);
-  assert_int_equal(parse(ci, &c), 0);
+  return parse(ci, c);
+}
+
+static void test_token_file(void **state) {
+  (void)state;
+  char path[] = "/tmp/portainer-token-XXXXXX";
+  token_file(path, "  " SECRET "  \nsecond line\n");
+  source_conf_t c;
+  assert_int_equal(parse_token_file(path, &c), 0);
   assert_string_equal(c.token, SECRET);
   assert_int_equal(stub_logs_matching("can be read by others"), 0);
   source_conf_free(&c);
 
   chmod(path, 0644);
-  ci = block("Portainer", "tf");
-  opt_s(ci, "URL", "http://127.0.0.1:9000");
-  opt_s(ci, "TokenFile", path);
-  assert_int_equal(parse(ci, &c), 0);
+  assert_int_equal(parse_token_file(path, &c), 0);
   assert_int_equal(stub_logs_matching("can be read by others"), 1);
   source_conf_free(&c);
   unlink(path);
@@ -244,17 +248,9 @@ static __attribute__((noinline)) bool stack_holds(const char *needle) {
 static void test_token_file_buffer_wiped(void **state) {
   (void)state;
   char path[] = "/tmp/portainer-token-XXXXXX";
-  int fd = mkstemp(path);
-  assert_true(fd >= 0);
-  assert_int_equal(write(fd, SECRET "\n", strlen(SECRET) + 1),
-                   (ssize_t)strlen(SECRET) + 1);
-  close(fd);
-  chmod(path, 0600);
+  token_file(path, SECRET "\n");
   source_conf_t c;
-  oconfig_item_t *ci = block("Portainer", "tf");
-  opt_s(ci, "URL", "http://127.0.0.1:9000");
-  opt_s(ci, "TokenFile", path);
-  assert_int_equal(parse(ci, &c), 0);
+  assert_int_equal(parse_token_file(path, &c), 0);
   bool left = stack_holds(SECRET);
   source_conf_free(&c);
   unlink(path);
@@ -323,26 +319,29 @@ static void test_cleartext_warning(void **state) {
  * to read (it is masked wherever it appears in data): said at start-up. */
 static void test_short_secret_warning(void **state) {
   (void)state;
-  static const char *const tokens[] = {"a", "abc", "abcd"};
-  for (size_t i = 0; i < 3; i++) {
+  static const struct {
+    const char *option, *value, *warning;
+  } cases[] = {
+      {"Token", "a", "the token is shorter than 4 characters"},
+      {"Token", "abc", "the token is shorter than 4 characters"},
+      {"Password", "pw", "the password is shorter than 4 characters"},
+      {"Token", "abcd", NULL},
+      {"Password", "pass", NULL},
+  };
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
     source_conf_t c;
     oconfig_item_t *ci = block("Portainer", "short");
     opt_s(ci, "URL", "http://127.0.0.1:9000");
-    opt_s(ci, "Token", tokens[i]);
+    if (strcmp(cases[i].option, "Password") == 0)
+      opt_s(ci, "Username", "admin");
+    opt_s(ci, cases[i].option, cases[i].value);
     assert_int_equal(parse(ci, &c), 0);
-    assert_int_equal(stub_logs_matching("the token is shorter than 4 "
-                                        "characters"),
-                     i < 2 ? 1 : 0);
+    assert_int_equal(stub_logs_matching("shorter than 4 characters"),
+                     cases[i].warning != NULL ? 1 : 0);
+    if (cases[i].warning != NULL)
+      assert_int_equal(stub_logs_matching(cases[i].warning), 1);
     source_conf_free(&c);
   }
-  source_conf_t c;
-  oconfig_item_t *ci = block("Portainer", "shortpw");
-  opt_s(ci, "URL", "http://127.0.0.1:9000");
-  opt_s(ci, "Username", "admin");
-  opt_s(ci, "Password", "pw");
-  assert_int_equal(parse(ci, &c), 0);
-  assert_int_equal(stub_logs_matching("the password is shorter than 4"), 1);
-  source_conf_free(&c);
 }
 
 static void test_last_value_wins(void **state) {

@@ -11,28 +11,11 @@
 
 #include "mini_server.h"
 #include "source.h"
+#include "testlog.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static char logs[32][1024];
-static size_t logs_num;
-
-static void log_cb(void *ud, int level, const char *msg) {
-  (void)ud;
-  (void)level;
-  if (logs_num < 32)
-    snprintf(logs[logs_num++], sizeof(logs[0]), "%s", msg);
-}
-
-static size_t logs_matching(const char *needle) {
-  size_t n = 0;
-  for (size_t i = 0; i < logs_num; i++)
-    if (strstr(logs[i], needle) != NULL)
-      n++;
-  return n;
-}
 
 static size_t page_requests(mini_server_t *ms) {
   size_t n = 0;

@@ -11,6 +11,7 @@
 
 #include "mini_server.h"
 #include "source.h"
+#include "testlog.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,12 +23,6 @@
 
 static char prefix[PREFIX_LEN + 2];
 
-static void log_cb(void *ud, int level, const char *msg) {
-  (void)ud;
-  (void)level;
-  fprintf(stderr, "log: %.200s\n", msg);
-}
-
 /* prefix + path, in one of a few static buffers. */
 static const char *at(const char *path) {
   static char bufs[8][PREFIX_LEN + 256];
@@ -37,15 +32,6 @@ static const char *at(const char *path) {
   memcpy(b, prefix, PREFIX_LEN + 1);
   memcpy(b + PREFIX_LEN + 1, path, strlen(path) + 1);
   return b;
-}
-
-static const char *date_header(void) {
-  static char buf[128];
-  time_t now = time(NULL);
-  struct tm tm;
-  gmtime_r(&now, &tm);
-  strftime(buf, sizeof(buf), "Date: %a, %d %b %Y %H:%M:%S GMT\r\n", &tm);
-  return buf;
 }
 
 static void routes(mini_server_t *ms, bool portainer) {

@@ -11,6 +11,7 @@
 #include "mini_server.h"
 #include "secret.h"
 #include "source.h"
+#include "testlog.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,16 +21,6 @@
  * fillers are lower case, the plugin's words "HTTP" aside): a line holding
  * any of them outside "HTTP" leaked part of the token. */
 #define TOKEN_CHARS "QZXJVKWYPBGM"
-
-static char logs[16][4096];
-static size_t logs_num;
-
-static void log_cb(void *ud, int level, const char *msg) {
-  (void)ud;
-  (void)level;
-  if (logs_num < 16)
-    snprintf(logs[logs_num++], sizeof(logs[0]), "%s", msg);
-}
 
 /* True when line holds a byte of TOKEN_CHARS outside the word "HTTP". */
 static bool leaks_token_char(const char *line) {

@@ -23,6 +23,7 @@
 
 #include "mini_server.h"
 #include "source.h"
+#include "testlog.h"
 
 #include <curl/curl.h>
 #include <malloc.h>
@@ -83,21 +84,6 @@ void __wrap_curl_slist_free_all(struct curl_slist *l) {
   for (struct curl_slist *i = l; i != NULL; i = i->next)
     scan(i->data, strlen(i->data) + 1, "curl_slist_free_all");
   __real_curl_slist_free_all(l);
-}
-
-static void log_cb(void *ud, int level, const char *msg) {
-  (void)ud;
-  (void)level;
-  (void)msg;
-}
-
-static const char *date_header(void) {
-  static char buf[128];
-  time_t now = time(NULL);
-  struct tm tm;
-  gmtime_r(&now, &tm);
-  strftime(buf, sizeof(buf), "Date: %a, %d %b %Y %H:%M:%S GMT\r\n", &tm);
-  return buf;
 }
 
 static void routes(mini_server_t *ms) {
