@@ -21,6 +21,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* A JSON string is cut at JSON_MAX_STRING bytes, past where any log line
+ * ends: a secret that such a cut breaks could not show anyway.  (Cuts that
+ * can show are flagged to the builder: libcurl's message, "%.Ns".) */
+_Static_assert(JSON_MAX_STRING > SOURCE_LOG_LINE_MAX,
+               "a JSON string cut must lie beyond the end of a log line");
+
 static const char *err_kind_names[ERR_KINDS_NUM] = {
     "connect", "resolve",   "timeout",  "tls",      "too_large", "parse",
     "auth",    "not_found", "http_4xx", "http_5xx", "other"};
