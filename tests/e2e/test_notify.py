@@ -220,7 +220,7 @@ def run_suite(args, run_dir, started):
     h.start()
     started.append(h)
     rig.build_busybox_image(h)
-    run = ["run", "-d", "--network", "none"]
+    run = ["run", "--pull", "never", "-d", "--network", "none"]
     # Already failed or unhealthy before collectd starts: no notification.
     h.docker(*run, "--name", "nt-pre42", rig.IMAGE, "sh", "-c", "exit 42")
     h.docker(*run, "--name", "nt-preunhealthy", "--health-cmd", "false",

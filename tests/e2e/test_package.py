@@ -172,7 +172,7 @@ def run_suite(args, work, started, saved):
     h.start()
     started.append(h)
     rig.build_busybox_image(h)
-    h.docker("run", "-d", "--name", "pkg-exited42", "--network", "none", rig.IMAGE,
+    h.docker("run", "--pull", "never", "-d", "--name", "pkg-exited42", "--network", "none", rig.IMAGE,
              "sh", "-c", "exit 42")
     rig.wait_for(h, "pkg-exited42", state="exited")
     port = free_port()
