@@ -25,15 +25,14 @@ import subprocess
 import sys
 import tempfile
 import time
-import traceback
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 
 import rig  # noqa: E402
-from harness import (check, eventually, free_port, scrape, skip,  # noqa: E402
-                     summary)
+from harness import (check, eventually, free_port, run_and_stop,  # noqa: E402
+                     scrape, skip, summary)
 
 SUITE = "bookworm"
 MIRROR = "http://deb.debian.org/debian"
@@ -88,21 +87,10 @@ def main():
     work = args.run_dir or tempfile.mkdtemp(prefix="pt-img-")
     os.makedirs(work, exist_ok=True)
     started = []
-    t0 = time.monotonic()
-    try:
-        run_suite(args, deb, work, started)
-    except Exception:
-        traceback.print_exc()
-        check("suite ran to the end", False, "exception (see above)")
-    finally:
-        for thing in reversed(started):
-            try:
-                thing.stop()
-            except Exception as e:
-                print("warning: stopping %r: %s" % (thing, e), file=sys.stderr)
-        if args.run_dir is None:
-            shutil.rmtree(work, ignore_errors=True)
-    print("image suite took %.0f s" % (time.monotonic() - t0))
+    took = run_and_stop(lambda: run_suite(args, deb, work, started), started,
+                        lambda: args.run_dir is None and shutil.rmtree(
+                            work, ignore_errors=True))
+    print("image suite took %.0f s" % took)
     return summary()
 
 

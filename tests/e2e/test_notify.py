@@ -21,7 +21,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import traceback
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -29,7 +28,7 @@ sys.path.insert(0, HERE)
 import rig  # noqa: E402
 import portainer_standin as ps  # noqa: E402
 from harness import (API_KEY, INTERVAL, Collectd, Metrics, check,  # noqa: E402
-                     eventually, free_port, skip, summary)
+                     eventually, free_port, run_and_stop, skip, summary)
 
 DOCKER_HOST = "nt-docker"  # Host of the Docker source
 
@@ -192,21 +191,10 @@ def main():
     run_dir = args.run_dir or tempfile.mkdtemp(prefix="pt-notify-")
     os.makedirs(run_dir, exist_ok=True)
     started = []
-    t0 = time.monotonic()
-    try:
-        run_suite(args, run_dir, started)
-    except Exception:
-        traceback.print_exc()
-        check("suite ran to the end", False, "exception (see above)")
-    finally:
-        for thing in reversed(started):
-            try:
-                thing.stop()
-            except Exception as e:
-                print("warning: stopping %r: %s" % (thing, e), file=sys.stderr)
-        if args.run_dir is None:
-            shutil.rmtree(run_dir, ignore_errors=True)
-    print("notify suite took %.0f s" % (time.monotonic() - t0))
+    took = run_and_stop(lambda: run_suite(args, run_dir, started), started,
+                        lambda: args.run_dir is None and shutil.rmtree(
+                            run_dir, ignore_errors=True))
+    print("notify suite took %.0f s" % took)
     return summary()
 
 

@@ -18,8 +18,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
-import traceback
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(os.path.dirname(HERE))
@@ -27,7 +25,7 @@ sys.path.insert(0, HERE)
 
 import rig  # noqa: E402
 from harness import (Collectd, Metrics, check, docker_source_conf,  # noqa: E402
-                     eventually, free_port, summary)
+                     eventually, free_port, run_and_stop, summary)
 
 PACKAGE = "collectd-portainer"
 WANT_FILES = [
@@ -90,18 +88,8 @@ def main():
     os.makedirs(work, exist_ok=True)
     started = []
     saved = {}
-    t0 = time.monotonic()
-    try:
-        run_suite(args, work, started, saved)
-    except Exception:
-        traceback.print_exc()
-        check("suite ran to the end", False, "exception (see above)")
-    finally:
-        for thing in reversed(started):
-            try:
-                thing.stop()
-            except Exception as e:
-                print("warning: stopping %r: %s" % (thing, e), file=sys.stderr)
+
+    def cleanup():
         if installed():
             run(["dpkg", "--purge", PACKAGE])
         for path, copy in saved.items():  # what was there before, back
@@ -109,10 +97,11 @@ def main():
             shutil.copy2(copy, path)
         if args.out_dir is None:
             shutil.rmtree(work, ignore_errors=True)
+    took = run_and_stop(lambda: run_suite(args, work, started, saved), started, cleanup)
     check("package purged, files found here before put back",
           not installed() and all(os.path.exists(p) for p in saved),
           "still installed" if installed() else "")
-    print("package suite took %.0f s" % (time.monotonic() - t0))
+    print("package suite took %.0f s" % took)
     return summary()
 
 

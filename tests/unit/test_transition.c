@@ -12,6 +12,7 @@
 #include "source_conf.h"
 #include "transition.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -77,6 +78,14 @@ static const facts_t RUNNING = {
     CSTATE_RUNNING, "Up 5 minutes", true, 0, 0, NOW - 3600, 0,
     false,          CHEALTH_NONE};
 
+/* Exited (inspected) with this code, finished at fin. */
+static facts_t exited(int64_t code, int64_t fin) {
+  static char status[64];
+  snprintf(status, sizeof(status), "Exited (%d) 1 second ago", (int)code);
+  return (facts_t){CSTATE_EXITED, status, true,  code,        0,
+                   fin,           0,      false, CHEALTH_NONE};
+}
+
 typedef struct {
   inventory_t *inv;
   inv_env_t *e;
@@ -114,9 +123,7 @@ static void test_exit_nonzero_once(void **state) {
   fixture_t *fx = *state;
   transition_t t;
   assert_int_equal(pass(fx->e, "a", &RUNNING, NOTIFY_ALL, NULL), 0);
-  facts_t ex = {
-      CSTATE_EXITED, "Exited (3) 1 second ago", true, 3, 0, NOW - 1, 0, false,
-      CHEALTH_NONE};
+  facts_t ex = exited(3, NOW - 1);
   assert_int_equal(pass(fx->e, "a", &ex, NOTIFY_ALL, &t), 1);
   assert_int_equal(t.kind, TRANS_EXITED);
   assert_true(t.exit_code_known);
@@ -133,9 +140,7 @@ static void test_exit_zero(void **state) {
   fixture_t *fx = *state;
   transition_t t;
   assert_int_equal(pass(fx->e, "a", &RUNNING, NOTIFY_ALL, NULL), 0);
-  facts_t ex = {
-      CSTATE_EXITED, "Exited (0) 1 second ago", true, 0, 0, NOW - 1, 0, false,
-      CHEALTH_NONE};
+  facts_t ex = exited(0, NOW - 1);
   assert_int_equal(pass(fx->e, "a", &ex, NOTIFY_EXIT, &t), 1);
   assert_int_equal(t.kind, TRANS_EXITED);
   assert_int_equal(t.exit_code, 0);
@@ -172,9 +177,7 @@ static void test_exit_again_between_polls(void **state) {
       CSTATE_EXITED, "Exited (1) 1 hour ago", true, 1, 0, NOW - 3600, 0, false,
       CHEALTH_NONE};
   assert_int_equal(pass(fx->e, "a", &ex, NOTIFY_ALL, NULL), 0);
-  facts_t ex2 = {
-      CSTATE_EXITED, "Exited (2) 1 second ago", true, 2, 0, NOW - 1, 0, false,
-      CHEALTH_NONE};
+  facts_t ex2 = exited(2, NOW - 1);
   assert_int_equal(pass(fx->e, "a", &ex2, NOTIFY_ALL, &t), 1);
   assert_int_equal(t.exit_code, 2);
   assert_int_equal(pass(fx->e, "a", &ex2, NOTIFY_ALL, NULL), 0);
@@ -303,9 +306,7 @@ static void test_new_container_after_baseline(void **state) {
   fixture_t *fx = *state;
   transition_t t;
   assert_int_equal(pass(fx->e, "a", &RUNNING, NOTIFY_ALL, NULL), 0);
-  facts_t ex = {
-      CSTATE_EXITED, "Exited (5) 1 second ago", true, 5, 0, NOW - 1, 0, false,
-      CHEALTH_NONE};
+  facts_t ex = exited(5, NOW - 1);
   assert_int_equal(pass(fx->e, "b", &ex, NOTIFY_ALL, &t), 1);
   assert_int_equal(t.kind, TRANS_EXITED);
   assert_int_equal(t.exit_code, 5);
