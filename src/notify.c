@@ -80,8 +80,8 @@ static int container_message(char *msg, size_t size, const transition_t *t,
   switch (t->kind) {
   case TRANS_OOM_KILLED:
     message(msg, size,
-            "%s was killed by the kernel's OOM killer at %s (exit code "
-            "%" PRId64 "): it needs more memory than its limit",
+            "%s was killed by the kernel's OOM killer %s (exit code "
+            "%" PRId64 ")",
             who, at, t->exit_code);
     return NOTIF_FAILURE;
   case TRANS_EXITED:
@@ -90,7 +90,7 @@ static int container_message(char *msg, size_t size, const transition_t *t,
               t->state == CSTATE_DEAD ? "is dead" : "exited");
       return NOTIF_FAILURE;
     }
-    message(msg, size, "%s %s with exit code %" PRId64 "%s at %s", who,
+    message(msg, size, "%s %s with exit code %" PRId64 "%s %s", who,
             t->state == CSTATE_DEAD ? "died" : "exited", t->exit_code,
             t->oom_killed       ? " (killed by the OOM killer)"
             : t->exit_code == 0 ? " (success)"
@@ -143,12 +143,15 @@ static const char *container_type(transition_kind_t k) {
 static void notify_container(notifier_t *nt, const inv_env_t *e,
                              const identity_t *id, const transition_t *t) {
   notification_t n = {0};
-  char who[3 * NAME_IN_MSG], at[32], name[NAME_IN_MSG], host[NAME_IN_MSG],
-      hostfield[IDENTITY_SIZE];
+  char who[3 * NAME_IN_MSG], when[32], at[40], name[NAME_IN_MSG],
+      host[NAME_IN_MSG], hostfield[IDENTITY_SIZE];
   identity_field(hostfield, e->name, NULL);
   message(who, sizeof(who), "container \"%s\" on \"%s\"",
           short_name(name, id->plugin_instance), short_name(host, hostfield));
-  format_time(at, sizeof(at), t->at > 0 ? t->at : (int64_t)time(NULL));
+  /* "at" the time inspect tells; else "by" now (the list alone says only
+   * that it happened since the last poll). */
+  format_time(when, sizeof(when), t->at > 0 ? t->at : (int64_t)time(NULL));
+  snprintf(at, sizeof(at), "%s %s", t->at > 0 ? "at" : "by", when);
   int severity = container_message(n.message, sizeof(n.message), t, who, at);
   set_field(n.host, sizeof(n.host), hostfield);
   set_field(n.plugin, sizeof(n.plugin), "container");
