@@ -18,6 +18,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(os.path.dirname(HERE))
@@ -43,6 +44,18 @@ def run(cmd, **kw):
     kw.setdefault("text", True)
     kw.setdefault("timeout", 600)
     return subprocess.run(cmd, check=False, **kw)
+
+
+def dpkg(*args):
+    """dpkg, waiting (bounded) while another dpkg or apt holds its lock (other
+    work on this machine may be installing packages)."""
+    deadline = time.monotonic() + 300
+    while True:
+        cp = run(["dpkg"] + list(args))
+        if cp.returncode == 0 or "lock" not in cp.stderr or \
+                time.monotonic() >= deadline:
+            return cp
+        time.sleep(2)
 
 
 def installed():
@@ -91,7 +104,7 @@ def main():
 
     def cleanup():
         if installed():
-            run(["dpkg", "--purge", PACKAGE])
+            dpkg("--purge", PACKAGE)
         for path, copy in saved.items():  # what was there before, back
             os.makedirs(os.path.dirname(path), exist_ok=True)
             shutil.copy2(copy, path)
@@ -147,7 +160,7 @@ def run_suite(args, work, started, saved):
             os.makedirs(os.path.dirname(keep), exist_ok=True)
             shutil.copy2(p, keep)
             saved[p] = keep
-    cp = run(["dpkg", "-i", deb])
+    cp = dpkg("-i", deb)
     if not check("dpkg -i installs it", cp.returncode == 0 and installed(),
                  (cp.stdout + cp.stderr)[-1500:]):
         return
@@ -183,7 +196,7 @@ def run_suite(args, work, started, saved):
     h.stop()
 
     # --- purge ---------------------------------------------------------------------------
-    cp = run(["dpkg", "--purge", PACKAGE])
+    cp = dpkg("--purge", PACKAGE)
     check("dpkg --purge removes it", cp.returncode == 0 and not installed(),
           (cp.stdout + cp.stderr)[-800:])
     left = [p for p in paths if os.path.exists(p) and p not in saved
