@@ -12,8 +12,14 @@ meanwhile shows as a notification on the container's stdout.
 
     python3 tests/e2e/test_docker_image.py --deb DIR_OR_FILE [--base-tar FILE]
 
---base-tar reuses (or, when missing, keeps) the base root file system as a
-tarball.  Needs root.  Ends with "N passed, N failed[, N skipped]".  Stops
+The base comes from Debian's package archive, so it is made in the set-up
+step of scripts/test.sh (with apt's other downloads), not by the test:
+
+    python3 tests/e2e/test_docker_image.py --make-base FILE   # set-up: debootstrap
+    python3 tests/e2e/test_docker_image.py --deb DIR --base-tar FILE
+
+The test itself sends nothing off this machine; without the base tarball it
+fails, naming what is missing.  Needs root.  Ends with "N passed, N failed[, N skipped]".  Stops
 every process it starts, by PID.
 """
 
@@ -32,7 +38,7 @@ sys.path.insert(0, HERE)
 
 import rig  # noqa: E402
 from harness import (check, eventually, free_port, run_and_stop,  # noqa: E402
-                     scrape, skip, summary)
+                     scrape, summary)
 
 SUITE = "bookworm"
 MIRROR = "http://deb.debian.org/debian"
@@ -60,10 +66,14 @@ def make_base(work, keep):
             if os.path.isfile(f):
                 os.unlink(f)
     tar = keep or os.path.join(work, "base.tar")
-    cp = run(["tar", "-C", root, "-cf", tar, "."], timeout=600)
+    part = tar + ".part"  # never a half-written tarball at tar's path
+    cp = run(["tar", "-C", root, "-cf", part, "."], timeout=600)
     shutil.rmtree(root, ignore_errors=True)
     if cp.returncode != 0:
+        if os.path.exists(part):
+            os.unlink(part)
         return None, "tar failed: %s" % cp.stderr[-300:]
+    os.rename(part, tar)
     print("base root file system: %.0f s, %.0f MB" % (
         time.monotonic() - t0, os.path.getsize(tar) / 1e6), flush=True)
     return tar, ""
@@ -71,12 +81,28 @@ def make_base(work, keep):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--deb", required=True, help="the .deb, or a directory holding it")
+    ap.add_argument("--deb", help="the .deb, or a directory holding it")
     ap.add_argument("--base-tar", default=None)
+    ap.add_argument("--make-base", metavar="FILE", default=None,
+                    help="set-up only: debootstrap the base into FILE (a tarball) and exit")
     ap.add_argument("--run-dir", default=None)
     args = ap.parse_args()
     if os.geteuid() != 0:
         sys.exit("needs root")
+    if args.make_base:
+        if os.path.isfile(args.make_base):
+            return 0
+        work = tempfile.mkdtemp(prefix="pt-base-")
+        try:
+            tar, why = make_base(work, args.make_base)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)  # the tarball is elsewhere
+        if tar is None:
+            print(why, file=sys.stderr)
+            return 1
+        return 0
+    if not args.deb:
+        sys.exit("--deb is required")
     deb = args.deb
     if os.path.isdir(deb):
         found = sorted(glob.glob(os.path.join(deb, "collectd-portainer_*.deb")))
@@ -95,13 +121,12 @@ def main():
 
 
 def run_suite(args, deb, work, started):
-    if args.base_tar and os.path.isfile(args.base_tar):
-        tar = args.base_tar
-    else:
-        tar, why = make_base(work, args.base_tar)
-        if tar is None:
-            skip("container image", "no base image could be made here: " + why)
-            return
+    tar = args.base_tar
+    if not check("the image's Debian base (made by the set-up step)",
+                 tar is not None and os.path.isfile(tar),
+                 "no base tarball %r: scripts/test.sh makes it with debootstrap from "
+                 "Debian's package archive before the tests" % tar):
+        return
     h = rig.DockerHost("i1", work)
     h.start()
     started.append(h)
