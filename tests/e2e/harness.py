@@ -10,7 +10,9 @@ import re
 import signal
 import socket
 import subprocess
+import sys
 import time
+import traceback
 import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -205,6 +207,27 @@ def docker_source_conf(name, socket_path, host):
     Socket "%s"
     Host "%s"
   </Docker>""" % (name, socket_path, host)
+
+
+def run_and_stop(suite, started, cleanup=None):
+    """Runs suite(); whatever happens (an exception is a failed check), stops
+    everything in started, last first, then calls cleanup().  Returns the
+    seconds it took."""
+    t0 = time.monotonic()
+    try:
+        suite()
+    except Exception:
+        traceback.print_exc()
+        check("suite ran to the end", False, "exception (see above)")
+    finally:
+        for thing in reversed(started):
+            try:
+                thing.stop()
+            except Exception as e:
+                print("warning: stopping %r: %s" % (thing, e), file=sys.stderr)
+        if cleanup is not None:
+            cleanup()
+    return time.monotonic() - t0
 
 
 def summary():
