@@ -27,7 +27,6 @@ Prints one line per check and "N passed, N failed[, N skipped]".
 """
 
 import argparse
-import contextlib
 import os
 import shutil
 import signal
@@ -36,7 +35,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import traceback
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -74,25 +72,15 @@ def lines_of(cd, needle):
     return [ln for ln in cd.read_log().splitlines() if needle in ln]
 
 
-def stop_quietly(thing):
-    try:
-        thing.stop()
-    except Exception as e:  # the others are stopped all the same
-        print("warning: stopping %r: %s" % (thing, e), file=sys.stderr)
-
-
 class Suite:
     def __init__(self, args, run_dir):
         self.args = args
         self.run_dir = run_dir
-        self.stack = contextlib.ExitStack()  # stops what was started, last first
+        self.started = []  # stopped by harness.run_and_stop, last first
 
     def keep(self, thing):
-        self.stack.callback(stop_quietly, thing)
+        self.started.append(thing)
         return thing
-
-    def stop_all(self):
-        self.stack.close()
 
     def server(self, envs, rules=None, **data):
         item, insp = fsv.container("h-web", CID, restart_count=3)
@@ -462,17 +450,14 @@ def main():
     suite = Suite(args, run_dir)
     # A CI timeout's SIGTERM still stops everything this suite started.
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(143))
-    try:
-        suite.run()
-    except Exception:
-        traceback.print_exc()
-        check("the suite ran to its end", False, "exception (above)")
-    finally:
-        suite.stop_all()
-        if not args.keep and not args.run_dir:
-            shutil.rmtree(run_dir, ignore_errors=True)
-        elif args.keep:
+
+    def cleanup():
+        if args.keep:
             print("run directory kept: %s" % run_dir)
+        elif not args.run_dir:
+            shutil.rmtree(run_dir, ignore_errors=True)
+    took = harness.run_and_stop(suite.run, suite.started, cleanup)
+    print("hostile suite took %.0f s" % took)
     return harness.summary()
 
 
