@@ -10,7 +10,10 @@ BUILD_PKGS="gcc make autoconf automake libtool pkg-config collectd-core
   libmicrohttpd12 libprotobuf-c1 curl"
 RUN_PKGS="docker.io busybox-static"
 TEST_PKGS="collectd-utils yajl-tools lcov clang libclang-rt-14-dev podman runc
-  prometheus nginx valgrind iproute2 python3 openssl"
+  prometheus nginx valgrind iproute2 python3 openssl python3-yaml"
+# npm installs Grafana's dashboard schema and tsc for tests/e2e/test_prometheus.py
+# (into the build tree): Debian's, where no npm is installed yet.
+NPM_PKGS="npm"
 
 say() { printf '==> %s\n' "$*"; }
 

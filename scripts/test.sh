@@ -11,6 +11,7 @@ set -euo pipefail
 BUILD="$TOP/build/test"
 need_root
 install_pkgs $BUILD_PKGS $RUN_PKGS $TEST_PKGS
+command -v npm >/dev/null 2>&1 || install_pkgs $NPM_PKGS
 
 # A fresh coverage build each time: stale .gcda files would mix runs.
 rm -rf "$BUILD"
@@ -41,6 +42,15 @@ fi
 
 say "fault matrix (docs/FAULTS.md): hostile and failing servers, TLS, config, secrets"
 if ! python3 "$TOP/tests/e2e/test_faults.py" --build-dir "$BUILD"; then
+  status=1
+fi
+
+say "contrib/prometheus: promtool check rules, promtool test rules"
+(cd "$TOP/contrib/prometheus" && promtool check rules rules.yml && promtool test rules rules_test.yml) ||
+  status=1
+
+say "Prometheus and Grafana (contrib/): the seeds' names, the alerts, the dashboard, live"
+if ! python3 "$TOP/tests/e2e/test_prometheus.py" --build-dir "$BUILD"; then
   status=1
 fi
 
