@@ -7,10 +7,14 @@ summary(): "N passed, N failed[, N skipped]".
 
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
+import sys
+import tempfile
 import time
+import traceback
 import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -176,15 +180,7 @@ LoadPlugin portainer
         return self.proc is not None and self.proc.poll() is None
 
     def stop(self):
-        if self.proc is None:
-            return
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)  # writes the .gcda files
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
+        stop_process(self.proc)  # SIGTERM writes the .gcda files
         self.proc = None
 
     def read_log(self):
@@ -196,6 +192,46 @@ LoadPlugin portainer
 
     def log_count(self, needle):
         return self.read_log().count(needle)
+
+
+def stop_process(proc, timeout=20):
+    """SIGTERM to a process this suite started (its Popen), SIGKILL if it has
+    not ended after timeout seconds; waits for it."""
+    if proc is None or proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=10)
+
+
+def run_suite(label, run_dir, prefix, body):
+    """Runs body(run_dir, started) in run_dir (a new temporary directory,
+    deleted afterwards, when run_dir is None).  body appends whatever it
+    starts to started; each is stopped, last first, whatever happens.
+    Returns the exit status (see summary())."""
+    keep = run_dir is not None
+    run_dir = run_dir or tempfile.mkdtemp(prefix=prefix)
+    os.makedirs(run_dir, exist_ok=True)
+    started = []  # things to stop, last first
+    t0 = time.monotonic()
+    try:
+        body(run_dir, started)
+    except Exception:
+        traceback.print_exc()
+        check("suite ran to the end", False, "exception (see above)")
+    finally:
+        for thing in reversed(started):
+            try:
+                thing.stop()
+            except Exception as e:
+                print("warning: stopping %r: %s" % (thing, e), file=sys.stderr)
+        if not keep:
+            shutil.rmtree(run_dir, ignore_errors=True)
+    print("%s took %.0f s" % (label, time.monotonic() - t0))
+    return summary()
 
 
 def docker_source_conf(name, socket_path, host):
