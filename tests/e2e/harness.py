@@ -7,12 +7,10 @@ summary(): "N passed, N failed[, N skipped]".
 
 import os
 import re
-import shutil
 import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 import traceback
 import urllib.request
@@ -207,18 +205,20 @@ def stop_process(proc, timeout=20):
         proc.wait(timeout=10)
 
 
-def run_suite(label, run_dir, prefix, body):
-    """Runs body(run_dir, started) in run_dir (a new temporary directory,
-    deleted afterwards, when run_dir is None).  body appends whatever it
-    starts to started; each is stopped, last first, whatever happens.
-    Returns the exit status (see summary())."""
-    keep = run_dir is not None
-    run_dir = run_dir or tempfile.mkdtemp(prefix=prefix)
-    os.makedirs(run_dir, exist_ok=True)
-    started = []  # things to stop, last first
+def docker_source_conf(name, socket_path, host):
+    return """  <Docker "%s">
+    Socket "%s"
+    Host "%s"
+  </Docker>""" % (name, socket_path, host)
+
+
+def run_and_stop(suite, started, cleanup=None):
+    """Runs suite(); whatever happens (an exception is a failed check), stops
+    everything in started, last first, then calls cleanup().  Returns the
+    seconds it took."""
     t0 = time.monotonic()
     try:
-        body(run_dir, started)
+        suite()
     except Exception:
         traceback.print_exc()
         check("suite ran to the end", False, "exception (see above)")
@@ -228,17 +228,9 @@ def run_suite(label, run_dir, prefix, body):
                 thing.stop()
             except Exception as e:
                 print("warning: stopping %r: %s" % (thing, e), file=sys.stderr)
-        if not keep:
-            shutil.rmtree(run_dir, ignore_errors=True)
-    print("%s took %.0f s" % (label, time.monotonic() - t0))
-    return summary()
-
-
-def docker_source_conf(name, socket_path, host):
-    return """  <Docker "%s">
-    Socket "%s"
-    Host "%s"
-  </Docker>""" % (name, socket_path, host)
+        if cleanup is not None:
+            cleanup()
+    return time.monotonic() - t0
 
 
 def summary():

@@ -31,6 +31,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.parse
 import urllib.request
@@ -45,7 +46,7 @@ import grafana_schema  # noqa: E402
 import portainer_standin as ps  # noqa: E402
 import rig  # noqa: E402
 from harness import (API_KEY, HEALTH, STATE, Collectd, check, eventually,  # noqa: E402
-                     free_port, run_suite, skip, stop_process)
+                     free_port, run_and_stop, skip, stop_process, summary)
 from test_e2e import ident  # noqa: E402  (the plugin's naming rules)
 
 PROM_DIR = os.path.join(TOP, "contrib", "prometheus")
@@ -602,8 +603,14 @@ def main():
     BUILD_DIR = args.build_dir
     if not os.path.exists(os.path.join(args.build_dir, ".libs", "portainer.so")):
         sys.exit("no %s/.libs/portainer.so: build first" % args.build_dir)
-    return run_suite("prometheus suite", args.run_dir, "pt-prom-",
-                     lambda run_dir, started: run(args, run_dir, started))
+    run_dir = args.run_dir or tempfile.mkdtemp(prefix="pt-prom-")
+    os.makedirs(run_dir, exist_ok=True)
+    started = []
+    took = run_and_stop(lambda: run(args, run_dir, started), started,
+                        lambda: args.run_dir is None and shutil.rmtree(
+                            run_dir, ignore_errors=True))
+    print("prometheus suite took %.0f s" % took)
+    return summary()
 
 
 BUILD_DIR = None
