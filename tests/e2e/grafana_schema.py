@@ -9,7 +9,13 @@ and each panel's options and custom field config against its panel type's,
 then runs tsc on it.
 
 The packages are installed with npm into a directory of the build tree
-(never committed).  The registry being unreachable is reported as such.
+(never committed) by the set-up step of scripts/test.sh, with the other
+packages the tests need:
+
+    python3 tests/e2e/grafana_schema.py --install DIR
+
+check() itself never installs (the tests send nothing off this machine): it
+raises Unavailable, naming what is missing, when DIR does not hold them.
 """
 
 import json
@@ -52,13 +58,9 @@ def _run(cmd, cwd=None, timeout=600):
 def install(npm_dir):
     """Installs @grafana/schema and typescript into npm_dir (once)."""
     npm_dir = os.path.abspath(npm_dir)
-    tsc = os.path.join(npm_dir, "node_modules", ".bin", "tsc")
-    pkg = os.path.join(npm_dir, "node_modules", "@grafana", "schema", "package.json")
-    want = SCHEMA.rsplit("@", 1)[1]
-    if os.path.exists(tsc) and os.path.exists(pkg):
-        with open(pkg) as f:
-            if json.load(f).get("version") == want:
-                return tsc
+    tsc = installed(npm_dir)
+    if tsc is not None:
+        return tsc
     if _run(["sh", "-c", "command -v npm"]).returncode != 0:
         raise Unavailable("npm is not installed (Debian: apt-get install npm)")
     os.makedirs(npm_dir, exist_ok=True)
@@ -70,6 +72,9 @@ def install(npm_dir):
             raise Unavailable("the npm registry is unreachable: %s"
                               % (ping.stderr.strip() or ping.stdout.strip())[-300:])
         raise RuntimeError("npm install failed: %s" % r.stderr[-1000:])
+    tsc = installed(npm_dir)
+    if tsc is None:
+        raise RuntimeError("npm install left no %s in %s" % (SCHEMA, npm_dir))
     return tsc
 
 
@@ -96,8 +101,19 @@ def typescript_for(dash):
     return "\n".join(lines) + "\n"
 
 
+def installed(npm_dir):
+    """tsc, when the pinned packages are installed in npm_dir; else None."""
+    tsc = os.path.join(npm_dir, "node_modules", ".bin", "tsc")
+    pkg = os.path.join(npm_dir, "node_modules", "@grafana", "schema", "package.json")
+    if not (os.path.exists(tsc) and os.path.exists(pkg)):
+        return None
+    with open(pkg) as f:
+        return tsc if json.load(f).get("version") == SCHEMA.rsplit("@", 1)[1] else None
+
+
 def check(dashboard_path, npm_dir):
-    """Returns (ok, detail).  Raises Unavailable when npm cannot be used."""
+    """Returns (ok, detail).  Raises Unavailable when the packages are not
+    installed in npm_dir."""
     with open(dashboard_path, encoding="utf-8") as f:
         dash = json.load(f)
     unknown = sorted({p.get("type") for p in dash.get("panels", [])} -
@@ -105,7 +121,11 @@ def check(dashboard_path, npm_dir):
     if unknown:
         return False, "panel types without a schema check here: %s" % unknown
     npm_dir = os.path.abspath(npm_dir)
-    tsc = install(npm_dir)
+    tsc = installed(npm_dir)
+    if tsc is None:
+        raise Unavailable("%s and %s are not installed in %s (scripts/test.sh's set-up "
+                          "step installs them: grafana_schema.py --install DIR)"
+                          % (SCHEMA, TYPESCRIPT, npm_dir))
     src = os.path.join(npm_dir, "dashboard_check.ts")
     with open(src, "w", encoding="utf-8") as f:
         f.write(typescript_for(dash))
@@ -113,3 +133,15 @@ def check(dashboard_path, npm_dir):
               "--module", "esnext", "--moduleResolution", "bundler", src], cwd=npm_dir)
     out = (r.stdout + r.stderr).strip()
     return r.returncode == 0, out[-3000:]
+
+
+if __name__ == "__main__":
+    import argparse
+    import sys
+    ap = argparse.ArgumentParser(description="installs the dashboard check's npm packages")
+    ap.add_argument("--install", metavar="DIR", required=True)
+    a = ap.parse_args()
+    try:
+        print("installed: %s" % install(a.install))
+    except (Unavailable, RuntimeError) as e:
+        sys.exit(str(e))
