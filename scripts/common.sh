@@ -10,10 +10,13 @@ BUILD_PKGS="gcc make autoconf automake libtool pkg-config collectd-core
   libmicrohttpd12 libprotobuf-c1 curl perl"
 RUN_PKGS="docker.io busybox-static python3"
 TEST_PKGS="collectd-utils yajl-tools lcov clang libclang-rt-14-dev podman runc
-  prometheus nginx valgrind iproute2 python3 openssl"
+  prometheus nginx valgrind iproute2 python3 openssl python3-yaml"
 # The Debian package, the man page and the container image (debootstrap
 # makes the image's Debian base).
 PKG_TEST_PKGS="debhelper dpkg-dev man-db groff-base debootstrap"
+# npm installs Grafana's dashboard schema and tsc for tests/e2e/test_prometheus.py
+# (into the build tree): Debian's, where no npm is installed yet.
+NPM_PKGS="npm"
 
 say() { printf '==> %s\n' "$*"; }
 

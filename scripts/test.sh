@@ -11,6 +11,12 @@ set -euo pipefail
 BUILD="$TOP/build/test"
 need_root
 install_pkgs $BUILD_PKGS $RUN_PKGS $TEST_PKGS $PKG_TEST_PKGS
+command -v npm >/dev/null 2>&1 || install_pkgs $NPM_PKGS
+# Grafana's dashboard schema and tsc, from the npm registry, for the dashboard
+# check in test_prometheus.py (installed here, not by the test).
+NPM_DIR="$TOP/build/npm"
+python3 "$TOP/tests/e2e/grafana_schema.py" --install "$NPM_DIR" >/dev/null ||
+  say "could not install the dashboard check's npm packages: that check will fail"
 # The container image test's Debian base comes from Debian's package archive,
 # like the packages above: fetched here, so that the tests themselves send
 # nothing off this machine.
@@ -65,6 +71,15 @@ python3 "$TOP/tests/e2e/test_manpage.py" --build-dir "$BUILD" || status=1
 
 say "the README's commands run as root without sudo"
 python3 "$TOP/tests/e2e/test_scripts.py" || status=1
+
+say "contrib/prometheus: promtool check rules, promtool test rules"
+(cd "$TOP/contrib/prometheus" && promtool check rules rules.yml && promtool test rules rules_test.yml) ||
+  status=1
+
+say "Prometheus and Grafana (contrib/): the seeds' names, the alerts, the dashboard, live"
+if ! python3 "$TOP/tests/e2e/test_prometheus.py" --build-dir "$BUILD" --npm-dir "$NPM_DIR"; then
+  status=1
+fi
 
 say "coverage of src/ (unit + end-to-end)"
 make -s -C "$BUILD" coverage 2>&1 | grep -E '^ +(lines|functions|branches)\.' || status=1

@@ -180,15 +180,7 @@ LoadPlugin portainer
         return self.proc is not None and self.proc.poll() is None
 
     def stop(self):
-        if self.proc is None:
-            return
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)  # writes the .gcda files
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
+        stop_process(self.proc)  # SIGTERM writes the .gcda files
         self.proc = None
 
     def read_log(self):
@@ -200,6 +192,19 @@ LoadPlugin portainer
 
     def log_count(self, needle):
         return self.read_log().count(needle)
+
+
+def stop_process(proc, timeout=20):
+    """SIGTERM to a process this suite started (its Popen), SIGKILL if it has
+    not ended after timeout seconds; waits for it."""
+    if proc is None or proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=10)
 
 
 def docker_source_conf(name, socket_path, host):
