@@ -84,6 +84,7 @@ struct json_stream_s {
   bool failed;                /* error[] holds the first error */
   uint64_t offset;            /* bytes fed before the current chunk */
   char error[128];
+  json_stream_t *sub; /* js_delegate(): gets the events for now; not owned */
 };
 
 /* Allocates size bytes (a parser struct whose first member is the
@@ -93,6 +94,14 @@ json_stream_t *js_alloc(size_t size, const json_stream_ops_t *ops);
 /* Records the first error of the document (printf-style, kept short). */
 void js_fail(json_stream_t *js, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+
+/* From an open hook only: the container being opened, and everything inside
+ * it, goes to sub (another parser, whose top-level kind it must be) as a
+ * document of its own; this parser sees nothing more of it but its close
+ * hook when it ends.  A failure of sub fails this document with sub's error.
+ * sub stays the caller's and must outlive the container.  0, or -1 when sub
+ * refused the container (its error copied here). */
+int js_delegate(json_stream_t *js, json_stream_t *sub, bool is_map);
 
 /* The key id of the member being read in the container at depth d, 0 when
  * unknown, d out of range, or that container is an array. */
