@@ -4,8 +4,8 @@
  *
  * GET /api/endpoints?start=1&limit=N&excludeSnapshots=true; the first page's
  * X-Total-Count tells how many pages follow, and they are asked at once.
- * Every kept environment's container list is queued as soon as its page is
- * in (lists.c).
+ * Every kept environment is asked for its containers as soon as its page is
+ * in (edge.c decides how, or whether: Edge agents).
  */
 #include "source_internal.h"
 
@@ -117,7 +117,7 @@ static void on_page_done(void *ud, const http_result_t *res) {
       continue; /* out of memory, or seen on another page already */
     e->listed = true;
     e->type = ep->type;
-    lists_queue(s, e);
+    edge_ask(s, e, ep, res->date);
   }
 
   /* The first page tells how many there are: ask for the rest at once.

@@ -12,7 +12,7 @@
 
 #include <stdlib.h>
 
-static void on_container(void *ud, container_t *c) {
+void lists_add_container(void *ud, container_t *c) {
   req_t *r = ud;
   const source_conf_t *conf = &r->s->conf;
   if (!source_conf_keeps(&conf->ct_include, &conf->ct_exclude, c->name)) {
@@ -27,6 +27,7 @@ static void on_list_done(void *ud, const http_result_t *res) {
   source_t *s = r->s;
   inv_env_t *e = r->env;
 
+  e->slow = res->slow; /* asked after the others next poll */
   if (!req_answered(r, res)) {
     fault_request(s, r, res);
     inv_env_list_abort(e);
@@ -68,7 +69,7 @@ void lists_queue(source_t *s, inv_env_t *e) {
   inv_env_list_begin(e);
   r->js = docker_list_parser_new(
       s->conf.ti_mode == TYPE_INSTANCE_LABEL ? s->conf.ti_label : NULL,
-      on_container, r);
+      lists_add_container, r);
   if (r->js == NULL) {
     inv_env_list_abort(e);
     req_free(r);
