@@ -960,10 +960,13 @@ static void test_slow_envs_do_not_delay(void **state) {
       assert_true(hole->slow);
     }
     assert_false(fine->slow);
-    if (poll == 1) { /* the slow ones after it */
-      assert_true(ms_request_count(ms) >= 2);
-      assert_string_equal(ms_request(ms, 1)->path,
-                          "/api/endpoints/21/docker/containers/json?all=1");
+    if (poll == 1) { /* the slow ones after it: among the first four */
+      size_t at = 0;
+      for (size_t i = 0; i < ms_request_count(ms) && at == 0; i++)
+        if (strcmp(ms_request(ms, i)->path,
+                   "/api/endpoints/21/docker/containers/json?all=1") == 0)
+          at = i;
+      assert_true(at >= 1 && at <= 4);
     }
   }
   assert_int_equal(source_stats(s)->errors[ERR_TIMEOUT], 40);
