@@ -395,6 +395,8 @@ class Env:
         """The agent stops (LastCheckInDate stays) or starts checking in (at once)."""
         if on and not self.checking_in():
             self.checkin_epoch = now
+            self.cfg.pop("last_check_in", None)      # a fixed date no more:
+            self.cfg.pop("last_check_in_ago", None)  # it ticks from now on
         elif not on and self.checking_in():
             self.frozen_last = self.last_check_in(state, now)
         self.cfg["checking_in"] = bool(on)
