@@ -44,6 +44,11 @@ if ! python3 "$TOP/tests/e2e/test_faults.py" --build-dir "$BUILD"; then
   status=1
 fi
 
+say "a fleet as people run it: offline Edge devices, black-holed agents, async Edge"
+if ! python3 "$TOP/tests/e2e/test_fleet.py" --build-dir "$BUILD"; then
+  status=1
+fi
+
 say "coverage of src/ (unit + end-to-end)"
 make -s -C "$BUILD" coverage 2>&1 | grep -E '^ +(lines|functions|branches)\.' || status=1
 
