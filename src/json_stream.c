@@ -404,6 +404,14 @@ bool js_key_is(const char *k, size_t len, const char *lit) {
   return len == n && memcmp(k, lit, n) == 0;
 }
 
+int js_key_lookup(const js_key_def_t *defs, size_t n, const char *k,
+                  size_t len) {
+  for (size_t i = 0; i < n; i++)
+    if (js_key_is(k, len, defs[i].name))
+      return defs[i].id;
+  return 0;
+}
+
 static bool is_digit(char c) {
   return c >= '0' && c <= '9';
 }

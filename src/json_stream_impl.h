@@ -123,6 +123,17 @@ int js_number_to_int64(const char *s, size_t len, int64_t *out);
 /* Key comparison: the key (not NUL-terminated) equals the C string lit. */
 bool js_key_is(const char *k, size_t len, const char *lit);
 
+/* A parser's member names and the ids it gives them. */
+typedef struct {
+  const char *name;
+  int id;
+} js_key_def_t;
+/* The id of key k in defs[0..n), 0 when it is none of them. */
+int js_key_lookup(const js_key_def_t *defs, size_t n, const char *k,
+                  size_t len);
+#define JS_KEYS(defs, k, len)                                                  \
+  js_key_lookup(defs, sizeof(defs) / sizeof(defs[0]), k, len)
+
 /* Parses a small, complete document whose top level is an object and copies
  * the string values of the top-level members named in names[0..n) into out[]
  * (malloc'ed, capped; NULL when absent or not a string).  Returns 0 when the

@@ -123,20 +123,7 @@ enum {
   K_COMMAND_IV,
 };
 
-typedef struct {
-  const char *name;
-  int id;
-} key_def_t;
-
-static int key_lookup(const key_def_t *defs, size_t n, const char *k,
-                      size_t len) {
-  for (size_t i = 0; i < n; i++)
-    if (js_key_is(k, len, defs[i].name))
-      return defs[i].id;
-  return K_OTHER;
-}
-
-static const key_def_t item_keys[] = {
+static const js_key_def_t item_keys[] = {
     {"Id", K_ID},
     {"Name", K_NAME},
     {"Type", K_TYPE},
@@ -150,14 +137,12 @@ static const key_def_t item_keys[] = {
     {"EdgeCheckinInterval", K_CHECKIN},
     {"Edge", K_EDGE},
 };
-static const key_def_t edge_keys[] = {
+static const js_key_def_t edge_keys[] = {
     {"AsyncMode", K_ASYNC},
     {"PingInterval", K_PING_IV},
     {"SnapshotInterval", K_SNAPSHOT_IV},
     {"CommandInterval", K_COMMAND_IV},
 };
-#define KEYS(defs, k, len)                                                     \
-  key_lookup(defs, sizeof(defs) / sizeof(defs[0]), k, len)
 
 typedef struct {
   json_stream_t base;
@@ -170,9 +155,9 @@ typedef struct {
 
 static int ep_key(json_stream_t *js, const char *k, size_t len) {
   if (js->depth == 2)
-    return KEYS(item_keys, k, len); /* Snapshots, Kubernetes...: skipped */
+    return JS_KEYS(item_keys, k, len); /* Snapshots, Kubernetes...: skipped */
   if (js->depth == 3 && js_key_at(js, 2) == K_EDGE)
-    return KEYS(edge_keys, k, len);
+    return JS_KEYS(edge_keys, k, len);
   return K_OTHER;
 }
 

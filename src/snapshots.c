@@ -87,22 +87,10 @@ void snapshots_queue(source_t *s, inv_env_t *e, const pt_endpoint_t *ep) {
   char path[64], url[URL_MAX];
   e->snapshot_max_age = pt_edge_snapshot_max_age(ep);
   req_t *r = req_new(s, REQ_SNAPSHOT);
-  if (r == NULL || pt_path_endpoint(path, sizeof(path), e->id) != 0) {
-    req_free(r);
-    inv_env_list_abort(e);
-    return;
-  }
-  r->env = e;
-  inv_env_list_begin(e);
-  r->js = pt_snapshot_parser_new(
-      s->conf.ti_mode == TYPE_INSTANCE_LABEL ? s->conf.ti_label : NULL,
-      lists_add_container, r, &r->snap);
-  if (r->js == NULL) {
-    inv_env_list_abort(e);
-    req_free(r);
-    return;
-  }
-  snprintf(url, sizeof(url), "%s%s", s->conf.url, path);
-  if (req_queue(s, r, "GET", url, NULL, NULL, NULL, on_snapshot_done) != 0)
-    inv_env_list_abort(e);
+  if (r != NULL)
+    r->js = pt_snapshot_parser_new(lists_label_key(s), lists_add_container, r,
+                                   &r->snap);
+  bool ok = pt_path_endpoint(path, sizeof(path), e->id) == 0;
+  snprintf(url, sizeof(url), "%s%s", s->conf.url, ok ? path : "");
+  lists_start(s, e, r, ok ? url : NULL, on_snapshot_done);
 }

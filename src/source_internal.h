@@ -180,6 +180,14 @@ void snapshots_queue(source_t *s, inv_env_t *e, const pt_endpoint_t *ep);
  */
 
 void lists_queue(source_t *s, inv_env_t *e);
+/* Begins e's list and queues r for it: a REQ_LIST or REQ_SNAPSHOT whose
+ * parser r->js was just made (r or r->js NULL: out of memory; url NULL: no
+ * URL).  On any failure the list is aborted: e reads up 0 this poll. */
+void lists_start(source_t *s, inv_env_t *e, req_t *r, const char *url,
+                 http_done_cb done);
+/* The label whose value fills type_instance (TypeInstance "label:KEY"), or
+ * NULL. */
+const char *lists_label_key(const source_t *s);
 /* A container of e's list (r: the REQ_LIST or REQ_SNAPSHOT request): kept
  * when ContainerInclude/Exclude keep it. */
 void lists_add_container(void *r, container_t *c);

@@ -26,11 +26,8 @@ failed"; stops every process it starts.  Loopback and unix sockets only.
 
 import argparse
 import os
-import shutil
 import sys
-import tempfile
 import time
-import traceback
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -38,7 +35,7 @@ sys.path.insert(0, HERE)
 import rig  # noqa: E402
 import portainer_standin as ps  # noqa: E402
 from harness import (API_KEY, Collectd, Metrics, check, eventually,  # noqa: E402
-                     free_port, summary)
+                     free_port, run_suite)
 
 INTERVAL = 10
 OFFLINE = range(1, 41)        # Edge devices that stopped checking in
@@ -114,25 +111,8 @@ def main():
     args = ap.parse_args()
     if not os.path.exists(os.path.join(args.build_dir, ".libs", "portainer.so")):
         sys.exit("no %s/.libs/portainer.so: build first" % args.build_dir)
-    run_dir = args.run_dir or tempfile.mkdtemp(prefix="pt-fleet-")
-    os.makedirs(run_dir, exist_ok=True)
-    started = []
-    t0 = time.monotonic()
-    try:
-        run(args, run_dir, started)
-    except Exception:
-        traceback.print_exc()
-        check("suite ran to the end", False, "exception (see above)")
-    finally:
-        for thing in reversed(started):
-            try:
-                thing.stop()
-            except Exception as e:
-                print("warning: stopping %r: %s" % (thing, e), file=sys.stderr)
-        if args.run_dir is None:
-            shutil.rmtree(run_dir, ignore_errors=True)
-    print("fleet suite took %.0f s" % (time.monotonic() - t0))
-    return summary()
+    return run_suite(lambda run_dir, started: run(args, run_dir, started),
+                     args.run_dir, prefix="pt-fleet-", label="fleet suite")
 
 
 def run(args, run_dir, started):

@@ -52,11 +52,7 @@ static void check_error_text(const char *e) {
 static int parse_eps(const char *doc, size_t len, size_t chunk, eps_t *out) {
   json_stream_t *js = pt_endpoints_parser_new(ep_cb, out);
   assert_non_null(js);
-  if (chunk == 0)
-    chunk = len > 0 ? len : 1;
-  int rc = 0;
-  for (size_t off = 0; off < len && rc == 0; off += chunk)
-    rc = json_stream_feed(js, doc + off, len - off < chunk ? len - off : chunk);
+  int rc = feed_chunks(js, doc, len, chunk);
   int frc = json_stream_finish(js);
   if (rc != 0)
     assert_int_equal(frc, -1);
@@ -502,11 +498,7 @@ static int parse_snap(const char *doc, size_t len, size_t chunk,
                       const char *label, snap_cs_t *l, pt_snapshot_t *out) {
   json_stream_t *js = pt_snapshot_parser_new(label, snap_cb, l, out);
   assert_non_null(js);
-  if (chunk == 0)
-    chunk = len > 0 ? len : 1;
-  int rc = 0;
-  for (size_t off = 0; off < len && rc == 0; off += chunk)
-    rc = json_stream_feed(js, doc + off, len - off < chunk ? len - off : chunk);
+  int rc = feed_chunks(js, doc, len, chunk);
   if (rc == 0)
     rc = json_stream_finish(js);
   if (rc != 0)
