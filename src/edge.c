@@ -99,6 +99,8 @@ void edge_ask(source_t *s, inv_env_t *e, const pt_endpoint_t *ep,
   case PT_EDGE_NONE:
     break;
   }
+  if (!e->snapshot_only && strncmp(e->edge_fault, "edge:", 5) == 0)
+    e->edge_fault[0] = '\0'; /* no longer async: its snapshot says nothing */
   if (e->snapshot_only)
     snapshots_queue(s, e, ep);
   else
