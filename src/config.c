@@ -41,6 +41,15 @@ static const struct {
     {"failing_streak", COLLECT_FAILING_STREAK},
 };
 
+static const struct {
+  const char *name;
+  unsigned bit;
+} notify_names[] = {
+    {"exit", NOTIFY_EXIT},       {"oom", NOTIFY_OOM},
+    {"restart", NOTIFY_RESTART}, {"health", NOTIFY_HEALTH},
+    {"down", NOTIFY_DOWN},
+};
+
 static int get_positive_int(const char *src, const oconfig_item_t *ci, int min,
                             int max, int *ret) {
   double v = 0;
@@ -217,6 +226,40 @@ static int get_collect(const char *src, const oconfig_item_t *ci,
              "(state, health, restart_count, exit_code, "
              "oom_killed, uptime, failing_streak)",
              src, ci->values[i].value.string);
+      return -1;
+    }
+  }
+  return 0;
+}
+
+/* Notify true|false, or one or more kinds; repeatable. */
+static int get_notify(const char *src, const oconfig_item_t *ci,
+                      unsigned *notify) {
+  if (ci->values_num == 1 && ci->values[0].type == OCONFIG_TYPE_BOOLEAN) {
+    *notify = ci->values[0].value.boolean ? NOTIFY_ALL : 0;
+    return 0;
+  }
+  if (ci->values_num < 1) {
+    CERROR("source \"%s\" not started: Notify needs true, false or at least "
+           "one kind",
+           src);
+    return -1;
+  }
+  for (int i = 0; i < ci->values_num; i++) {
+    bool found = false;
+    const char *v = ci->values[i].type == OCONFIG_TYPE_STRING
+                        ? ci->values[i].value.string
+                        : NULL;
+    for (size_t j = 0; v != NULL && j < STATIC_ARRAY_SIZE(notify_names); j++) {
+      if (strcasecmp(v, notify_names[j].name) == 0) {
+        *notify |= notify_names[j].bit;
+        found = true;
+      }
+    }
+    if (!found) {
+      CERROR("source \"%s\" not started: Notify: unknown kind \"%s\" (true, "
+             "false, or exit, oom, restart, health, down)",
+             src, v != NULL ? v : "(not a string)");
       return -1;
     }
   }
@@ -451,6 +494,15 @@ static int finish(source_conf_t *c) {
     CERROR("source \"%s\" not started: Collect selects no signal", src);
     return -1;
   }
+  /* OOM kills and restart counts are only in inspect, which a Collect
+   * without these signals skips (inspects.c). */
+  if ((c->notify & (NOTIFY_OOM | NOTIFY_RESTART)) &&
+      !(c->collect & (COLLECT_RESTART_COUNT | COLLECT_OOM_KILLED |
+                      COLLECT_UPTIME | COLLECT_FAILING_STREAK)))
+    WARNING(LOG_PREFIX "source \"%s\": Notify \"oom\" and \"restart\" need "
+                       "inspects, which this Collect skips (add restart_count "
+                       "or oom_killed): none of them will be sent",
+            src);
   return 0;
 }
 
@@ -542,6 +594,8 @@ int config_parse_source(const oconfig_item_t *ci, source_conf_t *c) {
       status = get_type_instance(src, o, c);
     else if (strcasecmp("Collect", o->key) == 0)
       status = get_collect(src, o, &c->collect, &collect_first);
+    else if (strcasecmp("Notify", o->key) == 0)
+      status = get_notify(src, o, &c->notify);
     else {
       CERROR("source \"%s\" not started: unknown option \"%s\"", src, o->key);
       status = -1;

@@ -8,7 +8,7 @@
  * one source per <Portainer>/<Docker> block and registers one read callback
  * per source.  The flow of a poll is
  *   config.c -> source.c -> http.c -> docker_api.c / portainer_api.c
- *            -> inventory.c -> emit.c
+ *            -> inventory.c -> emit.c (values), notify.c (notifications)
  */
 #include "collectd.h"
 
@@ -18,6 +18,7 @@
 #include "config.h"
 #include "emit.h"
 #include "http.h"
+#include "notify.h"
 #include "source.h"
 
 #define LOG_PREFIX "portainer plugin: "
@@ -52,6 +53,7 @@ static int portainer_read(user_data_t *ud) {
   instance_t *inst = ud->data;
   source_poll(inst->src);
   emit_source(inst->src, hostname_g, inst->interval);
+  notify_source(inst->src, hostname_g);
   /* Always 0: a failing source reports up = 0 on schedule rather than being
    * backed off by collectd, so that recovery shows in the next poll. */
   return 0;

@@ -151,6 +151,10 @@ const inventory_t *source_inventory(const source_t *s) {
   return s->inv;
 }
 
+inventory_t *source_inventory_notify(source_t *s) {
+  return s->inv;
+}
+
 const source_stats_t *source_stats(const source_t *s) {
   return &s->stats;
 }

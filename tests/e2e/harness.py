@@ -7,12 +7,10 @@ summary(): "N passed, N failed[, N skipped]".
 
 import os
 import re
-import shutil
 import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 import traceback
 import urllib.request
@@ -209,31 +207,25 @@ def docker_source_conf(name, socket_path, host):
   </Docker>""" % (name, socket_path, host)
 
 
-def run_suite(run, run_dir=None, prefix="pt-e2e-", label="suite"):
-    """Runs run(run_dir, started) in run_dir (None: a fresh temporary one,
-    removed afterwards).  Everything run appends to `started` is stopped, last
-    first, also after an exception (which counts as a failed check).  Prints
-    how long it took and the summary; returns the exit status."""
-    own = run_dir is None
-    run_dir = run_dir or tempfile.mkdtemp(prefix=prefix)
-    os.makedirs(run_dir, exist_ok=True)
-    started = []
+def run_and_stop(suite, started, cleanup=None):
+    """Runs suite(); whatever happens (an exception is a failed check), stops
+    everything in started, last first, then calls cleanup().  Returns the
+    seconds it took."""
     t0 = time.monotonic()
     try:
-        run(run_dir, started)
+        suite()
     except Exception:
         traceback.print_exc()
-        check("%s ran to the end" % label, False, "exception (see above)")
+        check("suite ran to the end", False, "exception (see above)")
     finally:
         for thing in reversed(started):
             try:
                 thing.stop()
             except Exception as e:
                 print("warning: stopping %r: %s" % (thing, e), file=sys.stderr)
-        if own:
-            shutil.rmtree(run_dir, ignore_errors=True)
-    print("%s took %.0f s" % (label, time.monotonic() - t0))
-    return summary()
+        if cleanup is not None:
+            cleanup()
+    return time.monotonic() - t0
 
 
 def summary():

@@ -14,19 +14,21 @@ only.
 import argparse
 import os
 import re
+import shutil
 import sys
+import tempfile
 import time
+import traceback
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 
-import harness  # noqa: E402
 import rig  # noqa: E402
 import portainer_standin as ps  # noqa: E402
 from harness import (API_KEY, HEALTH, INTERVAL, PASSWORD, STATE,  # noqa: E402
                      USERNAME, Collectd, Metrics, check, docker_source_conf,
-                     eventually, free_port, skip)
+                     eventually, free_port, skip, summary)
 
 # --------------------------------------------------------------------------
 # Identity rules (as in src/identity.c), for names past 127 bytes
@@ -132,9 +134,25 @@ def main():
     if not os.path.exists(so):
         sys.exit("no %s: build first" % so)
 
-    return harness.run_suite(
-        lambda run_dir, started: run_suite(args, run_dir, started), args.run_dir,
-        prefix="pt-e2e-", label="e2e suite")
+    run_dir = args.run_dir or tempfile.mkdtemp(prefix="pt-e2e-")
+    os.makedirs(run_dir, exist_ok=True)
+    started = []  # things to stop, last first
+    t0 = time.monotonic()
+    try:
+        run_suite(args, run_dir, started)
+    except Exception:
+        traceback.print_exc()
+        check("suite ran to the end", False, "exception (see above)")
+    finally:
+        for thing in reversed(started):
+            try:
+                thing.stop()
+            except Exception as e:
+                print("warning: stopping %r: %s" % (thing, e), file=sys.stderr)
+        if args.run_dir is None:
+            shutil.rmtree(run_dir, ignore_errors=True)
+    print("e2e suite took %.0f s" % (time.monotonic() - t0))
+    return summary()
 
 
 def run_suite(args, run_dir, started):

@@ -26,7 +26,9 @@ failed"; stops every process it starts.  Loopback and unix sockets only.
 
 import argparse
 import os
+import shutil
 import sys
+import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -35,7 +37,7 @@ sys.path.insert(0, HERE)
 import rig  # noqa: E402
 import portainer_standin as ps  # noqa: E402
 from harness import (API_KEY, Collectd, Metrics, check, eventually,  # noqa: E402
-                     free_port, run_suite)
+                     free_port, run_and_stop, summary)
 
 INTERVAL = 10
 OFFLINE = range(1, 41)        # Edge devices that stopped checking in
@@ -111,8 +113,14 @@ def main():
     args = ap.parse_args()
     if not os.path.exists(os.path.join(args.build_dir, ".libs", "portainer.so")):
         sys.exit("no %s/.libs/portainer.so: build first" % args.build_dir)
-    return run_suite(lambda run_dir, started: run(args, run_dir, started),
-                     args.run_dir, prefix="pt-fleet-", label="fleet suite")
+    run_dir = args.run_dir or tempfile.mkdtemp(prefix="pt-fleet-")
+    os.makedirs(run_dir, exist_ok=True)
+    started = []
+    took = run_and_stop(lambda: run(args, run_dir, started), started,
+                        lambda: args.run_dir is None and shutil.rmtree(
+                            run_dir, ignore_errors=True))
+    print("fleet suite took %.0f s" % took)
+    return summary()
 
 
 def run(args, run_dir, started):

@@ -521,6 +521,72 @@ static void test_errors(void **state) {
   expect_error("Docker", b_docker_group, "belong in a <Portainer> block");
 }
 
+/* Notify: off by default; true, false, kinds (repeatable), bad kinds. */
+static void test_notify(void **state) {
+  (void)state;
+  source_conf_t c;
+  oconfig_item_t *ci = block("Docker", "n");
+  assert_int_equal(parse(ci, &c), 0);
+  assert_int_equal(c.notify, 0);
+  source_conf_free(&c);
+
+  ci = block("Docker", "n");
+  opt_b(ci, "Notify", true);
+  assert_int_equal(parse(ci, &c), 0);
+  assert_int_equal(c.notify, NOTIFY_ALL);
+  source_conf_free(&c);
+
+  ci = block("Docker", "n");
+  opt_b(ci, "Notify", true);
+  opt_b(ci, "Notify", false);
+  assert_int_equal(parse(ci, &c), 0);
+  assert_int_equal(c.notify, 0);
+  source_conf_free(&c);
+
+  ci = block("Docker", "n");
+  opt_s(ci, "Notify", "exit");
+  oconfig_item_t *o = &ci->children[ci->children_num - 1];
+  oconfig_value_t *v = add_value(o);
+  v->type = OCONFIG_TYPE_STRING;
+  v->value.string = strdup("OOM");
+  opt_s(ci, "Notify", "down");
+  assert_int_equal(parse(ci, &c), 0);
+  assert_int_equal(c.notify, NOTIFY_EXIT | NOTIFY_OOM | NOTIFY_DOWN);
+  assert_int_equal(stub_logs_num, 0);
+  source_conf_free(&c);
+
+  /* Restart and OOM kills need inspects: a Collect without them warns. */
+  ci = block("Docker", "n");
+  opt_s(ci, "Notify", "restart");
+  opt_s(ci, "Collect", "state");
+  assert_int_equal(parse(ci, &c), 0);
+  assert_int_equal(stub_logs_matching("need inspects"), 1);
+  source_conf_free(&c);
+  ci = block("Docker", "n");
+  opt_s(ci, "Notify", "exit");
+  opt_s(ci, "Collect", "state");
+  assert_int_equal(parse(ci, &c), 0);
+  assert_int_equal(stub_logs_num, 0);
+  source_conf_free(&c);
+}
+
+static void b_notify_kind(oconfig_item_t *ci) {
+  opt_s(ci, "Notify", "exited");
+}
+static void b_notify_number(oconfig_item_t *ci) {
+  opt_n(ci, "Notify", 1);
+}
+static void b_notify_empty(oconfig_item_t *ci) {
+  child(ci, "Notify");
+}
+
+static void test_notify_errors(void **state) {
+  (void)state;
+  expect_error("Docker", b_notify_kind, "Notify: unknown kind \"exited\"");
+  expect_error("Docker", b_notify_number, "Notify: unknown kind");
+  expect_error("Docker", b_notify_empty, "Notify needs true, false or");
+}
+
 static void test_block_without_name(void **state) {
   (void)state;
   source_conf_t c;
@@ -543,6 +609,8 @@ int main(void) {
       cmocka_unit_test_setup(test_last_value_wins, setup),
       cmocka_unit_test_setup(test_errors, setup),
       cmocka_unit_test_setup(test_block_without_name, setup),
+      cmocka_unit_test_setup(test_notify, setup),
+      cmocka_unit_test_setup(test_notify_errors, setup),
   };
   return cmocka_run_group_tests_name("config", tests, NULL, NULL);
 }
