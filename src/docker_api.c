@@ -4,6 +4,7 @@
  */
 #include "docker_api.h"
 #include "json_stream_impl.h"
+#include "secret.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -87,22 +88,6 @@ enum {
 };
 
 typedef struct {
-  const char *name;
-  int id;
-} key_def_t;
-
-static int key_lookup(const key_def_t *defs, size_t n, const char *k,
-                      size_t len) {
-  for (size_t i = 0; i < n; i++)
-    if (js_key_is(k, len, defs[i].name))
-      return defs[i].id;
-  return K_OTHER;
-}
-
-#define KEYS(defs, k, len)                                                     \
-  key_lookup(defs, sizeof(defs) / sizeof(defs[0]), k, len)
-
-typedef struct {
   json_stream_t base;
   char *label_key;
   docker_container_cb cb;
@@ -115,12 +100,12 @@ typedef struct {
   bool have_name; /* the first string of Names was taken */
 } list_parser_t;
 
-static const key_def_t item_keys[] = {
+static const js_key_def_t item_keys[] = {
     {"Id", K_ID},         {"Names", K_NAMES},         {"Image", K_IMAGE},
     {"State", K_STATE},   {"Status", K_STATUS},       {"Labels", K_LABELS},
     {"Health", K_HEALTH}, {"Portainer", K_PORTAINER},
 };
-static const key_def_t health_keys[] = {
+static const js_key_def_t health_keys[] = {
     {"Status", K_STATUS},
     {"FailingStreak", K_FAILING},
 };
@@ -129,14 +114,14 @@ static int list_key(json_stream_t *js, const char *k, size_t len) {
   list_parser_t *p = (list_parser_t *)js;
   switch (js->depth) {
   case 2:
-    return KEYS(item_keys, k, len);
+    return JS_KEYS(item_keys, k, len);
   case 3:
     switch (js_key_at(js, 2)) {
     case K_LABELS:
       return p->label_key != NULL && js_key_is(k, len, p->label_key) ? K_LABEL
                                                                      : K_OTHER;
     case K_HEALTH:
-      return KEYS(health_keys, k, len);
+      return JS_KEYS(health_keys, k, len);
     case K_PORTAINER:
       return js_key_is(k, len, "Agent") ? K_AGENT : K_OTHER;
     }
@@ -373,7 +358,7 @@ typedef struct {
   container_state_t state;
 } inspect_parser_t;
 
-static const key_def_t inspect_state_keys[] = {
+static const js_key_def_t inspect_state_keys[] = {
     {"Status", K_STATUS},       {"OOMKilled", K_OOM},
     {"ExitCode", K_EXITCODE},   {"StartedAt", K_STARTED},
     {"FinishedAt", K_FINISHED}, {"Health", K_HEALTH},
@@ -386,10 +371,11 @@ static int inspect_key(json_stream_t *js, const char *k, size_t len) {
       return K_RESTARTS;
     return js_key_is(k, len, "State") ? K_STATE : K_OTHER;
   case 2:
-    return js_key_at(js, 1) == K_STATE ? KEYS(inspect_state_keys, k, len)
+    return js_key_at(js, 1) == K_STATE ? JS_KEYS(inspect_state_keys, k, len)
                                        : K_OTHER;
   case 3:
-    return js_key_at(js, 2) == K_HEALTH ? KEYS(health_keys, k, len) : K_OTHER;
+    return js_key_at(js, 2) == K_HEALTH ? JS_KEYS(health_keys, k, len)
+                                        : K_OTHER;
   }
   return K_OTHER;
 }
@@ -529,7 +515,7 @@ typedef struct {
   int64_t time, time_nano;
 } events_parser_t;
 
-static const key_def_t event_keys[] = {
+static const js_key_def_t event_keys[] = {
     {"Type", K_TYPE},         {"status", K_STATUS_OLD}, {"id", K_ID_OLD},
     {"Action", K_ACTION},     {"Actor", K_ACTOR},       {"time", K_TIME},
     {"timeNano", K_TIMENANO},
@@ -548,7 +534,7 @@ static void event_reset(events_parser_t *p) {
 
 static int events_key(json_stream_t *js, const char *k, size_t len) {
   if (js->depth == 1)
-    return KEYS(event_keys, k, len);
+    return JS_KEYS(event_keys, k, len);
   if (js->depth == 2 && js_key_at(js, 1) == K_ACTOR && js_key_is(k, len, "ID"))
     return K_ID;
   return K_OTHER;
@@ -655,7 +641,7 @@ typedef struct {
   char *hostname, *availability; /* of the node being read */
 } nodes_parser_t;
 
-static const key_def_t node_keys[] = {
+static const js_key_def_t node_keys[] = {
     {"Spec", K_SPEC},
     {"Description", K_DESCRIPTION},
 };
@@ -668,7 +654,7 @@ static void node_reset(nodes_parser_t *p) {
 
 static int nodes_key(json_stream_t *js, const char *k, size_t len) {
   if (js->depth == 2)
-    return KEYS(node_keys, k, len);
+    return JS_KEYS(node_keys, k, len);
   if (js->depth == 3 && js_key_at(js, 2) == K_SPEC &&
       js_key_is(k, len, "Availability"))
     return K_AVAILABILITY;
@@ -746,46 +732,35 @@ json_stream_t *docker_nodes_parser_new(docker_node_cb cb, void *ud) {
 
 /* ---- error bodies ------------------------------------------------------ */
 
-/* Appends s to buf (of size, holding *used bytes), control characters as
- * spaces, cut on a UTF-8 boundary when it does not fit. */
-static void append_clean(char *buf, size_t size, size_t *used, const char *s) {
-  size_t room = size - 1 - *used;
-  size_t n = js_utf8_cut(s, strlen(s), room);
-  for (size_t i = 0; i < n; i++) {
-    unsigned char ch = (unsigned char)s[i];
-    buf[(*used)++] = ch < 0x20 || ch == 0x7f ? ' ' : (char)ch;
-  }
-  buf[*used] = '\0';
+static bool maybe_cut(const char *s) {
+  /* js_strdup cuts at JSON_MAX_STRING bytes, backing off over at most 3
+   * bytes of a UTF-8 sequence. */
+  return s != NULL && strlen(s) + 3 >= JSON_MAX_STRING;
 }
 
-void api_error_message(const char *body, size_t len, char *buf, size_t size) {
-  if (buf == NULL || size == 0)
-    return;
-  buf[0] = '\0';
+void api_error_parse(const char *body, size_t len, api_error_t *out) {
+  memset(out, 0, sizeof(*out));
   if (body == NULL || len == 0)
     return;
-  /* Docker: message; Portainer: message + details; old libhttp: err. */
   static const char *const names[] = {"message", "details", "err"};
   char *v[3];
-  /* A body cut short (error bodies are capped) still gives what was read. */
+  /* A body cut short (error bodies are capped) still gives the strings it
+   * holds whole; yajl never hands out a string cut by the cap. */
   (void)js_read_top_strings(body, len, names, v, 3);
-  const char *msg = v[0] != NULL && v[0][0] != '\0' ? v[0] : v[2];
-  const char *details = v[1];
-  size_t used = 0;
-  if (msg != NULL && msg[0] != '\0')
-    append_clean(buf, size, &used, msg);
-  if (details != NULL && details[0] != '\0' &&
-      (msg == NULL || strcmp(msg, details) != 0)) {
-    if (used > 0)
-      append_clean(buf, size, &used, ": ");
-    append_clean(buf, size, &used, details);
-  }
-  for (size_t i = 0; i < 3; i++)
-    free(v[i]);
-  /* Trim the blanks that control characters may have left at the ends. */
-  while (used > 0 && buf[used - 1] == ' ')
-    buf[--used] = '\0';
-  size_t lead = strspn(buf, " ");
-  if (lead > 0)
-    memmove(buf, buf + lead, used - lead + 1);
+  bool use_message = v[0] != NULL && v[0][0] != '\0';
+  out->message = use_message ? v[0] : v[2];
+  secret_free(use_message ? v[2] : v[0]);
+  if (v[1] != NULL && v[1][0] != '\0' &&
+      (out->message == NULL || strcmp(out->message, v[1]) != 0))
+    out->details = v[1];
+  else
+    secret_free(v[1]);
+  out->message_cut = maybe_cut(out->message);
+  out->details_cut = maybe_cut(out->details);
+}
+
+void api_error_free(api_error_t *e) {
+  secret_free(e->message);
+  secret_free(e->details);
+  memset(e, 0, sizeof(*e));
 }

@@ -101,17 +101,6 @@ static void emit_container(emitter_t *em, const container_t *c,
     gauge(em, "failing_streak", ti, streak);
 }
 
-/* The host field of an environment's values: HostPrefix and its name,
- * which is data from the API: sanitized and fitted like the container
- * identities. */
-static void host_field(char *dst, const source_conf_t *conf, const char *name) {
-  char buf[SOURCE_HOST_PREFIX_MAX + 4096 + 1];
-  snprintf(buf, sizeof(buf), "%s%s",
-           conf->host_prefix != NULL ? conf->host_prefix : "",
-           name != NULL ? name : "");
-  identity_field(dst, buf, NULL);
-}
-
 /* May this source write this container identity?  Another source of this
  * collectd, configured earlier, may write it already (two Portainers with an
  * environment of the same name): then these values are not sent, and that
@@ -124,13 +113,11 @@ static bool claim(emitter_t *em, const source_t *s, const inv_env_t *e,
                      id->type_instance, &owner))
     return true;
   if (registry_first_conflict(em->reg, em->writer, owner, em->vl.host)) {
-    char what[512];
-    fault_env_what(s, e, what, sizeof(what));
-    WARNING(LOG_PREFIX "%s: container \"%s\" (and any other with the same "
-                       "host, name and type) is also written by source "
-                       "\"%s\", configured first, whose values are kept; "
-                       "set HostPrefix in one of the two blocks to keep both",
-            what, id->plugin_instance, registry_writer_name(em->reg, owner));
+    char line[1024];
+    fault_shared_identity(s, e, id->plugin_instance,
+                          registry_writer_name(em->reg, owner), line,
+                          sizeof(line));
+    WARNING(LOG_PREFIX "%s", line);
   }
   return false;
 }
@@ -140,10 +127,13 @@ static void emit_env(emitter_t *em, const source_t *s, const inv_env_t *e,
   const source_conf_t *conf = source_conf(s);
 
   /* Self: is this Docker host answering? */
-  host_field(em->vl.host, conf, e->name);
+  identity_host(em->vl.host, conf->host_prefix, e->name);
   sstrncpy(em->vl.plugin, "portainer", sizeof(em->vl.plugin));
   sstrncpy(em->vl.plugin_instance, conf->name, sizeof(em->vl.plugin_instance));
   gauge(em, "up", "environment", inv_env_complete(e) ? 1.0 : 0.0);
+  /* Async Edge: how old Portainer's snapshot is, stale or not. */
+  if (e->snapshot_only && e->snapshot_age >= 0)
+    gauge(em, "snapshot_age", "", (double)e->snapshot_age);
   if (!e->up)
     return; /* no container values: nothing fresh to tell */
   /* (A Swarm node missing: up is 0, but what the others listed is fresh.) */

@@ -97,6 +97,22 @@ void identity_field(char *dst, const char *src, const char *suffix) {
   dst[pos + tail_len] = 0;
 }
 
+void identity_host(char *dst, const char *prefix, const char *name) {
+  char buf[512];
+  const char *p = prefix != NULL ? prefix : "";
+  const char *n = name != NULL ? name : "";
+  size_t len = strlen(p) + strlen(n) + 1;
+  char *whole = len <= sizeof(buf) ? buf : malloc(len);
+  if (whole == NULL) {
+    identity_field(dst, n, NULL);
+    return;
+  }
+  snprintf(whole, len, "%s%s", p, n);
+  identity_field(dst, whole, NULL);
+  if (whole != buf)
+    free(whole);
+}
+
 /* '~', '@' and '#' are the suffixes' own characters: names and nodes
  * never carry them. */
 static void unmark(char *s) {

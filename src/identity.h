@@ -28,6 +28,10 @@ typedef struct {
  * NULL; at most 64 bytes are used) is appended and kept whole. */
 void identity_field(char *dst, const char *src, const char *suffix);
 
+/* The host field of a Docker host's values: prefix (a source's HostPrefix,
+ * may be NULL) and its name, as a field (identity_field). */
+void identity_host(char *dst, const char *prefix, const char *name);
+
 /* Settles the identities of the containers of one host, cs[0..n), into
  * ids[0..n).  Containers whose (name, type_instance) pair is shared get
  * "@<node>" appended when their nodes tell them apart, else "~<first 12

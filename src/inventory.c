@@ -385,6 +385,11 @@ static void carry_inspect(container_t *c, const container_t *old) {
   c->inspect_state = old->inspect_state;
 }
 
+/* What the notification pass recorded stays with the container. */
+static void carry_notified(container_t *c, const container_t *old) {
+  c->notified = old->notified;
+}
+
 /* The identity's suffix stays with the container, whichever object holds
  * it (the old one is freed after the commit). */
 static void carry_identity(container_t *c, container_t *old) {
@@ -477,6 +482,7 @@ void inv_env_list_commit(inv_env_t *e, bool full, int64_t now) {
     if (old != NULL && old != c) {
       carry_inspect(c, old);
       carry_identity(c, old);
+      carry_notified(c, old);
     }
     if (needs != NULL)
       needs[i] = need;

@@ -29,6 +29,13 @@ int inv_names_add(inv_names_t *s, const char *name);
 bool inv_names_has(const inv_names_t *s, const char *name);
 void inv_names_clear(inv_names_t *s);
 
+/* Last up/down recorded by the notification pass (transition.c). */
+typedef enum {
+  NOTIFIED_UNKNOWN = 0, /* nothing recorded yet: the next is a baseline */
+  NOTIFIED_DOWN,
+  NOTIFIED_UP,
+} notified_up_t;
+
 typedef struct {
   int64_t id;           /* environment id; 0 for a Docker source */
   char *name;           /* host field of its values */
@@ -61,6 +68,20 @@ typedef struct {
   char inspect_fault[256];
   bool inspect_failed; /* an inspect failed this poll */
 
+  /* Scheduling: its list (or snapshot) waited past the http client's lease
+   * for an answer last time, so it is asked after the others; its inspects
+   * handed to the http client and not done yet. */
+  bool slow;
+  int inspects_running;
+
+  /* Edge agents (Portainer type 4), from the latest environment list. */
+  bool snapshot_only;       /* async: values from Portainer's snapshot */
+  int64_t snapshot_age;     /* s on Portainer's clock; -1 unknown */
+  int64_t snapshot_max_age; /* older is stale (pt_edge_snapshot_max_age) */
+  char edge_fault[256];     /* why it is not asked (offline...), logged once */
+
+  notified_up_t notified_up; /* written by transition.c only */
+
   /* Swarm agent environments (nodes.c): the nodes (NodeName) in this poll's
    * list; those seen in any list since start, expected to answer; those
    * expected and missing from this poll's list; the Swarm's own node list
@@ -74,6 +95,7 @@ typedef struct {
 typedef struct {
   inv_env_t **envs;
   size_t envs_num;
+  notified_up_t notified_up; /* the source's; written by transition.c only */
 } inventory_t;
 
 inventory_t *inventory_new(void);

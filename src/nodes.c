@@ -16,6 +16,7 @@
 #include "source_internal.h"
 
 #include "docker_api.h"
+#include "secret.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,23 +28,34 @@ static void report_missing(source_t *s, inv_env_t *e) {
     fault_env_recovered(s, e, e->nodes_missing_fault, "every Swarm node is");
     return;
   }
-  char names[512] = "", what[512], msg[768];
-  size_t used = 0;
-  for (size_t i = 0; i < e->nodes_missing.num && used < sizeof(names); i++) {
-    int n = snprintf(names + used, sizeof(names) - used, "%s\"%.100s\"",
-                     i > 0 ? ", " : "", e->nodes_missing.v[i]);
-    if (n < 0)
+  /* The signature: the names, as far as the slot holds them. */
+  char sig[sizeof(e->nodes_missing_fault)] = "";
+  for (size_t i = 0, used = 0; i < e->nodes_missing.num; i++) {
+    int n =
+        snprintf(sig + used, sizeof(sig) - used, "%s,", e->nodes_missing.v[i]);
+    if (n < 0 || (size_t)n >= sizeof(sig) - used)
       break;
     used += (size_t)n;
   }
-  fault_env_what(s, e, what, sizeof(what));
-  snprintf(msg, sizeof(msg),
-           "Swarm node%s %s missing from the agent's container list (its "
-           "agent did not answer): up is 0, and its containers are not "
-           "reported until it answers again",
-           e->nodes_missing.num > 1 ? "s" : "", names);
-  fault_log(s, e->nodes_missing_fault, sizeof(e->nodes_missing_fault), names,
-            what, msg);
+  if (strcmp(e->nodes_missing_fault, sig) == 0)
+    return;
+  snprintf(e->nodes_missing_fault, sizeof(e->nodes_missing_fault), "%s", sig);
+  logline_t l;
+  source_logline(s, &l);
+  fault_what(s, e, &l);
+  logline_add(&l,
+              e->nodes_missing.num > 1 ? ": Swarm nodes " : ": Swarm node ");
+  for (size_t i = 0; i < e->nodes_missing.num && i < 8; i++) {
+    logline_add(&l, i > 0 ? ", \"" : "\"");
+    logline_data(&l, e->nodes_missing.v[i], strlen(e->nodes_missing.v[i]), 0);
+    logline_add(&l, "\"");
+  }
+  if (e->nodes_missing.num > 8)
+    logline_printf(&l, " and %zu more", e->nodes_missing.num - 8);
+  logline_add(&l, " missing from the agent's container list (its agent did "
+                  "not answer): up is 0, and its containers are not reported "
+                  "until it answers again");
+  slog_line(s, SOURCE_LOG_ERR, &l);
 }
 
 /* The check is done: every node in this poll's list is known from now on,
@@ -114,19 +126,21 @@ void nodes_check(source_t *s, inv_env_t *e) {
     return; /* no node names: not a Swarm agent (the list says) */
   find_missing(e);
   req_t *r = e->nodes_missing.num > 0 ? req_new(s, REQ_NODES) : NULL;
+  char *url = r != NULL ? req_docker_url(s, e, DOCKER_PATH_NODES) : NULL;
   if (r != NULL) {
     r->env = e;
     r->js = docker_nodes_parser_new(on_node, r);
   }
-  if (r == NULL || r->js == NULL) {
+  if (r == NULL || r->js == NULL || url == NULL) {
     req_free(r); /* (none needed, or out of memory: every known node counts) */
+    free(url);
     check_done(s, e);
     return;
   }
-  char url[URL_MAX];
-  req_docker_url(s, e, DOCKER_PATH_NODES, url, sizeof(url));
   e->nodes_pending++;
-  if (req_queue(s, r, "GET", url, NULL, NULL, NULL, on_nodes_done) != 0) {
+  int rc = req_queue(s, r, "GET", url, NULL, NULL, NULL, on_nodes_done);
+  free(url);
+  if (rc != 0) {
     e->nodes_pending--;
     check_done(s, e);
   }

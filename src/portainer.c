@@ -8,7 +8,7 @@
  * one source per <Portainer>/<Docker> block and registers one read callback
  * per source.  The flow of a poll is
  *   config.c -> source.c -> http.c -> docker_api.c / portainer_api.c
- *            -> inventory.c -> emit.c
+ *            -> inventory.c -> emit.c (values), notify.c (notifications)
  */
 #include "collectd.h"
 
@@ -19,6 +19,7 @@
 #include "emit.h"
 #include "http.h"
 #include "registry.h"
+#include "notify.h"
 #include "source.h"
 
 #define LOG_PREFIX "portainer plugin: "
@@ -60,6 +61,7 @@ static int portainer_read(user_data_t *ud) {
   source_poll(inst->src);
   emit_source_shared(inst->src, hostname_g, inst->interval, registry,
                      inst->writer);
+  notify_source(inst->src, hostname_g);
   /* Always 0: a failing source reports up = 0 on schedule rather than being
    * backed off by collectd, so that recovery shows in the next poll. */
   return 0;
@@ -181,7 +183,9 @@ static int portainer_shutdown(void) {
   return 0;
 }
 
-void module_register(void) {
+/* The one symbol portainer.so exports: everything else is built with
+ * -fvisibility=hidden (tests/check_symbols.sh). */
+__attribute__((visibility("default"))) void module_register(void) {
   plugin_register_complex_config("portainer", portainer_config);
   plugin_register_init("portainer", portainer_init);
   plugin_register_shutdown("portainer", portainer_shutdown);

@@ -51,6 +51,7 @@ source_t *source_new(source_conf_t *conf, const char *default_host,
     source_free(s);
     return NULL;
   }
+  http_client_set_feed(s->http, inspects_feed, s);
   source_set_auth_header(s);
   return s;
 }
@@ -62,10 +63,13 @@ void source_free(source_t *s) {
   inventory_free(s->inv);
   source_conf_free(&s->conf);
   secret_free(s->jwt);
-  memset(s->auth_header, 0, sizeof(s->auth_header));
+  explicit_bzero(s->auth_header, sizeof(s->auth_header));
   free(s->host);
   free(s->skipped);
   free(s->inspects);
+  free(s->seen_ids);
+  free(s->seen_used);
+  free(s->ihosts);
   free(s);
 }
 
@@ -78,11 +82,12 @@ static double wall_seconds(void) {
 /* Resets the per-poll state and queues the first request. */
 static void poll_start(source_t *s) {
   s->now = (int64_t)wall_seconds();
-  s->inspects_num = s->inspects_next = s->inspects_running = 0;
+  s->inspects_num = s->ihosts_num = s->ihosts_turn = 0;
   s->pages_ok = true;
   s->api_answered = false;
   s->auth_retried = false;
   s->pages_queued = 0;
+  environments_poll_begin(s);
 
   if (s->conf.kind == SOURCE_PORTAINER) {
     for (size_t i = 0; i < s->inv->envs_num; i++)
@@ -114,6 +119,8 @@ static bool poll_close(source_t *s) {
         fault_env_recovered(s, e, e->inspect_fault, "inspects are");
     }
   }
+  if (s->conf.kind == SOURCE_PORTAINER)
+    environments_poll_end(s);
   /* Environments gone from a complete list are gone for good. */
   if (s->conf.kind == SOURCE_PORTAINER && s->pages_ok && s->api_answered)
     inventory_prune_unlisted(s->inv);
@@ -149,6 +156,10 @@ const source_conf_t *source_conf(const source_t *s) {
 }
 
 const inventory_t *source_inventory(const source_t *s) {
+  return s->inv;
+}
+
+inventory_t *source_inventory_notify(source_t *s) {
   return s->inv;
 }
 

@@ -66,13 +66,19 @@ void source_free(source_t *s);
 /* One poll; returns 0 when the API answered (stats.up), -1 otherwise. */
 int source_poll(source_t *s);
 
-/* How log lines name an environment: "source "X": environment "Y" (id N)"
- * or "source "X": Docker host "Y"" (fault.c). */
-void fault_env_what(const source_t *s, const inv_env_t *e, char *buf,
-                    size_t size);
+/* The warning emit.c logs when another source, configured first (owner),
+ * writes the identity of container (its plugin instance) on e's host: one
+ * line naming both sources and the environment, scrubbed like every log
+ * line (fault.c), into buf. */
+void fault_shared_identity(const source_t *s, const inv_env_t *e,
+                           const char *container, const char *owner, char *buf,
+                           size_t size);
 
 const source_conf_t *source_conf(const source_t *s);
 const inventory_t *source_inventory(const source_t *s);
+/* The same, for the notification pass (notify.c), which records in it what
+ * it told. */
+inventory_t *source_inventory_notify(source_t *s);
 const source_stats_t *source_stats(const source_t *s);
 
 #endif

@@ -5,7 +5,9 @@
  *
  *   source.c        the poll itself: start, run the http loop, close
  *   login.c         Portainer: POST /api/auth for a JWT
- *   environments.c  Portainer: the environment pages, which hosts to ask
+ *   environments.c  Portainer: the environment pages
+ *   edge.c          Portainer: which environments are asked (Edge agents)
+ *   snapshots.c     Portainer: async Edge agents, from Portainer's snapshot
  *   lists.c         per Docker host: the container list
  *   events.c        per Docker host: the daemon's events since the last poll
  *   nodes.c         Swarm agents: did every node answer the list?
@@ -24,13 +26,13 @@
 #include "inventory.h"
 #include "json_stream.h"
 #include "portainer_api.h"
+#include "secret.h"
 #include "source.h"
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#define URL_MAX   2048
 #define MAX_PAGES 10000 /* bounded page loop: 10000 pages of environments */
 
 /* A container waiting for its inspect (inspects.c). */
@@ -38,6 +40,12 @@ typedef struct {
   inv_env_t *env;
   container_t *c;
 } pending_inspect_t;
+
+/* One host's inspects of this poll: s->inspects[next..end). */
+typedef struct {
+  inv_env_t *env;
+  size_t next, end;
+} inspect_host_t;
 
 struct source_s {
   source_conf_t conf;
@@ -65,12 +73,25 @@ struct source_s {
   bool auth_retried;
   int64_t pages_queued;
 
-  /* Inspects wait here and are handed to the http client a few at a time,
-   * so that a cold poll of 50k containers does not hold 50k parsers and
-   * requests at once. */
+  /* Paging (environments.c): the environment ids this poll's pages brought
+   * (an open-addressing set: a page without X-Total-Count that brings no
+   * new one ends paging), and what the pages said that deserves a line
+   * once per fault (slots as in fault.c). */
+  int64_t *seen_ids;
+  bool *seen_used;
+  size_t seen_num, seen_cap;
+  size_t pages_malformed; /* entries skipped this poll */
+  bool pages_repeated;    /* paging stopped on a page with nothing new */
+  char paging_fault[64], malformed_fault[64];
+
+  /* Inspects wait here and are handed to the http client when it asks
+   * for work (http_client_set_feed), one host after another, so that a
+   * cold poll of 50k containers does not hold 50k parsers and requests at
+   * once and no host's inspects take every slot. */
   pending_inspect_t *inspects;
-  size_t inspects_num, inspects_cap, inspects_next;
-  size_t inspects_running;
+  size_t inspects_num, inspects_cap;
+  inspect_host_t *ihosts; /* hosts with inspects left, in turn */
+  size_t ihosts_num, ihosts_cap, ihosts_turn;
 };
 
 typedef enum {
@@ -79,7 +100,8 @@ typedef enum {
   REQ_LIST,
   REQ_EVENTS,
   REQ_INSPECT,
-  REQ_NODES
+  REQ_SNAPSHOT, /* GET /api/endpoints/{id}: an async Edge agent's snapshot */
+  REQ_NODES     /* GET .../docker/nodes: a Swarm's node list */
 } req_kind_t;
 
 /* The context of one request of a poll. */
@@ -91,12 +113,13 @@ typedef struct {
   bool targeted;  /* REQ_INSPECT: sent to one Swarm node by name */
   json_stream_t *js;
   int64_t start;       /* REQ_PAGE: 1-based offset */
-  size_t items;        /* REQ_PAGE: environments parsed; REQ_EVENTS: events */
+  size_t items;        /* REQ_PAGE: ids not seen before; REQ_EVENTS: events */
   pt_endpoint_t **eps; /* REQ_PAGE: kept environments, listed when done */
   size_t eps_num, eps_cap;
   char *buf; /* REQ_AUTH: response body */
   size_t buf_len;
   void (*then)(source_t *s); /* REQ_AUTH: what waits for the JWT */
+  pt_snapshot_t snap;        /* REQ_SNAPSHOT: what the document said */
 } req_t;
 
 /* --- request.c ------------------------------------------------------------ */
@@ -112,9 +135,11 @@ int req_queue(source_t *s, req_t *r, const char *method, const char *url,
               http_done_cb done);
 /* A 200 whose document parsed to the end. */
 bool req_answered(req_t *r, const http_result_t *res);
-/* The URL of a Docker API path on an environment's Docker host. */
-void req_docker_url(const source_t *s, const inv_env_t *e, const char *path,
-                    char *buf, size_t size);
+/* A request URL, formatted on the heap without a length limit (a base URL
+ * is as long as the configuration makes it); NULL when out of memory. */
+__attribute__((format(printf, 1, 2))) char *req_url(const char *fmt, ...);
+/* The URL of a Docker API path on an environment's Docker host (req_url). */
+char *req_docker_url(const source_t *s, const inv_env_t *e, const char *path);
 /* "X-PortainerAgent-Target: <node>" into buf, sending a request to one node
  * of a Swarm agent environment; NULL when there is no usable node name. */
 const char *req_target_header(const char *node, char *buf, size_t size);
@@ -123,20 +148,37 @@ void source_set_auth_header(source_t *s);
 
 /* --- fault.c -------------------------------------------------------------- */
 
-/* Logs through the source's callback, secrets and control characters
+/* collectd's log lines hold 1023 bytes. */
+#define SOURCE_LOG_LINE_MAX 1024
+
+/* Logs through the source's callback: the literal text of fmt as is, each
+ * conversion scrubbed of the source's secrets (secret.h), control characters
  * removed. */
 __attribute__((format(printf, 3, 4))) void slog(source_t *s, int level,
                                                 const char *fmt, ...);
+/* A line that will hide this source's secrets (token, password, JWT). */
+void source_logline(const source_t *s, logline_t *l);
+/* Logs a built line, then frees it. */
+void slog_line(source_t *s, int level, logline_t *l);
 /* Counts a failed request and logs it once per fault. */
 void fault_request(source_t *s, req_t *r, const http_result_t *res);
-/* Logs msg when signature differs from what slot last logged. */
+/* Logs "<what e is>: msg" (msg: the plugin's own words) when signature
+ * differs from what slot last logged. */
 void fault_log(source_t *s, char *slot, size_t slot_size, const char *signature,
-               const char *what, const char *msg);
+               const inv_env_t *e, const char *msg);
+/* Logs "source "X": <fmt...>" at level when signature differs from what
+ * slot last logged. */
+__attribute__((format(printf, 6, 7))) void
+fault_note(source_t *s, char *slot, size_t slot_size, const char *signature,
+           int level, const char *fmt, ...);
 /* The source's own fault ended ("source "X": the API is answering again"). */
 void fault_source_recovered(source_t *s);
 /* One of an environment's fault slots ended. */
 void fault_env_recovered(source_t *s, const inv_env_t *e, char *slot,
                          const char *which);
+/* Adds "source "X"", or with e, "source "X": environment "Y" (id N)" or
+ * "source "X": Docker host "Y"". */
+void fault_what(const source_t *s, const inv_env_t *e, logline_t *l);
 
 /* --- login.c, environments.c -----------------------------------------------
  */
@@ -146,11 +188,43 @@ void login_queue(source_t *s, void (*then)(source_t *s));
 void environments_queue_page(source_t *s, int64_t start);
 /* The first page of environments (what a poll starts with). */
 void environments_start(source_t *s);
+/* Around a poll: forget the ids seen; then, notes of faults that did not
+ * happen again are cleared (the next occurrence is logged). */
+void environments_poll_begin(source_t *s);
+void environments_poll_end(source_t *s);
+
+/* --- edge.c, snapshots.c ---------------------------------------------------
+ */
+
+/* Environment e is in the list as item ep, on a page answered at date (its
+ * Date header): asks for its containers (lists.c), for Portainer's snapshot
+ * of it (an async Edge agent), or, an Edge agent that is offline, nothing:
+ * up 0, logged once. */
+void edge_ask(source_t *s, inv_env_t *e, const pt_endpoint_t *ep, int64_t date);
+/* Logs, once, what keeps an Edge environment at up 0 (slot e->edge_fault,
+ * signature sig); "" ends it: the line back (msg) is logged if it was set. */
+void edge_fault(source_t *s, inv_env_t *e, const char *sig, const char *msg);
+/* "2026-11-22 10:15:03 UTC" into buf (at least 32 bytes). */
+void edge_utc(int64_t t, char *buf, size_t size);
+/* An async Edge agent: GET /api/endpoints/{id}, its containers from the
+ * snapshot when fresh (ep tells how fresh it must be). */
+void snapshots_queue(source_t *s, inv_env_t *e, const pt_endpoint_t *ep);
 
 /* --- lists.c, events.c, inspects.c -----------------------------------------
  */
 
 void lists_queue(source_t *s, inv_env_t *e);
+/* Begins e's list and queues r for it: a REQ_LIST or REQ_SNAPSHOT whose
+ * parser r->js was just made (r or r->js NULL: out of memory; url NULL: no
+ * URL).  On any failure the list is aborted: e reads up 0 this poll. */
+void lists_start(source_t *s, inv_env_t *e, req_t *r, const char *url,
+                 http_done_cb done);
+/* The label whose value fills type_instance (TypeInstance "label:KEY"), or
+ * NULL. */
+const char *lists_label_key(const source_t *s);
+/* A container of e's list (r: the REQ_LIST or REQ_SNAPSHOT request): kept
+ * when ContainerInclude/Exclude keep it. */
+void lists_add_container(void *r, container_t *c);
 /* Asks each Docker host behind e what happened since the last poll; false
  * when no events request could be queued. */
 bool events_queue_all(source_t *s, inv_env_t *e);
@@ -163,5 +237,8 @@ void nodes_check(source_t *s, inv_env_t *e);
  * then inspect what needs it.  Returns at once while the node check is
  * pending. */
 void inspects_host_ready(source_t *s, inv_env_t *e);
+/* The http client's feed (http_client_set_feed): hands it the next inspects.
+ */
+void inspects_feed(void *source);
 
 #endif

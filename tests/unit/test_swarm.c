@@ -13,6 +13,7 @@
 #include "identity.h"
 #include "mini_server.h"
 #include "source.h"
+#include "testlog.h"
 #include "testutil.h"
 
 #include <stdio.h>
@@ -59,7 +60,7 @@ static void routes(mini_server_t *ms, const char *list, int nodes_status,
                    const char *nodes, bool eee5_404) {
   ms_route_t r[] = {
       {.path = PAGE, .headers = "X-Total-Count: 1\r\n", .body = ENDPOINTS},
-      {.path = LIST, .headers = test_date_header(), .body = list},
+      {.path = LIST, .headers = date_header(), .body = list},
       {.path = "/api/endpoints/7/docker/events?", .prefix = true, .body = ""},
       {.path = NODES, .status = nodes_status, .body = nodes},
       {.path = "/api/endpoints/7/docker/containers/eee5/json",
@@ -83,7 +84,7 @@ static source_t *new_source(mini_server_t *ms, source_kind_t kind) {
     conf.token = strdup("ptr_unit");
   conf.interval = 10;
   conf.timeout_ms = 2000;
-  source_t *s = source_new(&conf, "collector", test_log_cb, NULL);
+  source_t *s = source_new(&conf, "collector", log_cb, NULL);
   assert_non_null(s);
   return s;
 }
@@ -119,7 +120,7 @@ static const inv_env_t *poll_again(source_t *s, mini_server_t *ms,
  * kept with what the list tells. */
 static void test_targeted_404_keeps_container(void **state) {
   (void)state;
-  test_logs_num = 0;
+  logs_num = 0;
   mini_server_t *ms = ms_start(NULL);
   assert_non_null(ms);
   routes(ms, BOTH_NODES, 200, SWARM_BOTH, true);
@@ -139,10 +140,9 @@ static void test_targeted_404_keeps_container(void **state) {
     assert_true(inv_env_complete(e));
   }
   /* Said once, not every poll; counted each time. */
-  assert_int_equal(
-      test_logs_matching("inspect of container \"web\" failed: HTTP "
-                         "404: No such container: eee5"),
-      1);
+  assert_int_equal(logs_matching("inspect of container \"web\" failed: HTTP "
+                                 "404: No such container: eee5"),
+                   1);
   assert_int_equal(source_stats(s)->errors[ERR_NOT_FOUND], 3);
   source_free(s);
   ms_stop(ms);
@@ -152,7 +152,7 @@ static void test_targeted_404_keeps_container(void **state) {
  * environment, not containers removed; names do not flap. */
 static void test_node_missing(void **state) {
   (void)state;
-  test_logs_num = 0;
+  logs_num = 0;
   mini_server_t *ms = ms_start(NULL);
   routes(ms, BOTH_NODES, 200, SWARM_BOTH, false);
   source_t *s = new_source(ms, SOURCE_PORTAINER);
@@ -178,10 +178,9 @@ static void test_node_missing(void **state) {
         ms_count_path(ms, NULL, "/api/endpoints/7/docker/containers/eee5/json"),
         0);
   }
-  assert_int_equal(
-      test_logs_matching("source \"main\": environment \"swarm\" (id "
-                         "7): Swarm node \"node-b\" missing"),
-      1);
+  assert_int_equal(logs_matching("source \"main\": environment \"swarm\" (id "
+                                 "7): Swarm node \"node-b\" missing"),
+                   1);
 
   /* Back: complete, under the same names, inspected again. */
   e = poll_again(s, ms, BOTH_NODES, 200, SWARM_BOTH);
@@ -193,8 +192,7 @@ static void test_node_missing(void **state) {
       ms_count_path(ms, NULL, "/api/endpoints/7/docker/containers/eee5/json"),
       1);
   assert_int_equal(ms_count_path(ms, NULL, NODES), 0);
-  assert_int_equal(test_logs_matching("every Swarm node is answering again"),
-                   1);
+  assert_int_equal(logs_matching("every Swarm node is answering again"), 1);
 
   /* node-b leaves the Swarm: its containers are gone, up is 1; web on
    * node-a keeps its name. */
@@ -206,7 +204,7 @@ static void test_node_missing(void **state) {
   e = poll_again(s, ms, NODE_A_ONLY, 200, SWARM_BOTH);
   assert_true(inv_env_complete(e)); /* forgotten: no longer expected */
   assert_int_equal(ms_count_path(ms, NULL, NODES), 0);
-  assert_int_equal(test_logs_matching("missing"), 1);
+  assert_int_equal(logs_matching("missing"), 1);
   source_free(s);
   ms_stop(ms);
 }
@@ -236,7 +234,7 @@ static void test_node_list_answers(void **state) {
       {200, "{\"nodes\":[]}", false, "invalid JSON"},
   };
   for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-    test_logs_num = 0;
+    logs_num = 0;
     mini_server_t *ms = ms_start(NULL);
     routes(ms, BOTH_NODES, 200, SWARM_BOTH, false);
     source_t *s = new_source(ms, SOURCE_PORTAINER);
@@ -245,10 +243,10 @@ static void test_node_list_answers(void **state) {
         poll_again(s, ms, NODE_A_ONLY, cases[i].status, cases[i].nodes);
     if (inv_env_complete(e) != cases[i].complete)
       fail_msg("case %zu: complete %d", i, (int)inv_env_complete(e));
-    assert_int_equal(test_logs_matching("Swarm node \"node-b\" missing"),
+    assert_int_equal(logs_matching("Swarm node \"node-b\" missing"),
                      cases[i].complete ? 0 : 1);
     if (cases[i].log != NULL)
-      assert_int_equal(test_logs_matching(cases[i].log), 1);
+      assert_int_equal(logs_matching(cases[i].log), 1);
     source_free(s);
     ms_stop(ms);
   }
@@ -258,7 +256,7 @@ static void test_node_list_answers(void **state) {
  * checks fail is inspected every poll; the others only when they change. */
 static void test_failing_checks_inspected_every_poll(void **state) {
   (void)state;
-  test_logs_num = 0;
+  logs_num = 0;
   mini_server_t *ms = ms_start(NULL);
 #define DITEM(id, status)                                                      \
   "{\"Id\":\"" id "\",\"Names\":[\"/" id "\"],\"Image\":\"bb\","               \
@@ -283,7 +281,7 @@ static void test_failing_checks_inspected_every_poll(void **state) {
   for (int poll = 0; poll < 3; poll++) {
     ms_route_t r[] = {
         {.path = "/containers/json?all=1",
-         .headers = test_date_header(),
+         .headers = date_header(),
          .body = list},
         {.path = "/events?", .prefix = true, .body = ""},
         {.path = "/containers/c5wobbly/json", .body = HINSPECT("healthy", "1")},
@@ -328,7 +326,7 @@ static void test_list_streak_needs_no_inspect(void **state) {
   for (int poll = 0; poll < 2; poll++) {
     ms_route_t r[] = {
         {.path = "/containers/json?all=1",
-         .headers = test_date_header(),
+         .headers = date_header(),
          .body = list},
         {.path = "/events?", .prefix = true, .body = ""},
         {.path = "/containers/", .prefix = true, .body = INSPECT},

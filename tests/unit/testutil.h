@@ -4,10 +4,11 @@
 #ifndef PORTAINER_TESTUTIL_H
 #define PORTAINER_TESTUTIL_H
 
+#include "json_stream.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #ifndef FIXTURES_DIR
 #define FIXTURES_DIR "tests/fixtures"
@@ -54,36 +55,16 @@ static inline char *read_fixture(const char *name, size_t *len) {
   return buf;
 }
 
-/* Log lines a source hands its log callback, kept for the tests. */
-#define TEST_LOGS_MAX 64
-static char test_logs[TEST_LOGS_MAX][1024];
-static size_t test_logs_num;
-
-static inline void test_log_cb(void *ud, int level, const char *msg) {
-  (void)ud;
-  (void)level;
-  if (test_logs_num < TEST_LOGS_MAX)
-    snprintf(test_logs[test_logs_num++], sizeof(test_logs[0]), "%s", msg);
-}
-
-/* Number of kept log lines containing needle. */
-static inline size_t test_logs_matching(const char *needle) {
-  size_t n = 0;
-  for (size_t i = 0; i < test_logs_num; i++)
-    if (strstr(test_logs[i], needle) != NULL)
-      n++;
-  return n;
-}
-
-/* A "Date: ..." header line (with CRLF) of the current time: a daemon's
- * clock, for canned list answers. */
-static inline const char *test_date_header(void) {
-  static char buf[128];
-  time_t now = time(NULL);
-  struct tm tm;
-  gmtime_r(&now, &tm);
-  strftime(buf, sizeof(buf), "Date: %a, %d %b %Y %H:%M:%S GMT\r\n", &tm);
-  return buf;
+/* Feeds doc to js chunk bytes at a time (0: at once); the first failing
+ * feed's -1, else 0.  (The caller finishes the document.) */
+static inline int feed_chunks(json_stream_t *js, const char *doc, size_t len,
+                              size_t chunk) {
+  if (chunk == 0)
+    chunk = len > 0 ? len : 1;
+  int rc = 0;
+  for (size_t off = 0; off < len && rc == 0; off += chunk)
+    rc = json_stream_feed(js, doc + off, len - off < chunk ? len - off : chunk);
+  return rc;
 }
 
 #endif
