@@ -146,6 +146,8 @@ void fault_env_recovered(source_t *s, const inv_env_t *e, char *slot,
 }
 
 void fault_request(source_t *s, req_t *r, const http_result_t *res) {
+  if (res->error == HTTP_ERR_CANCELLED)
+    return; /* shutdown, not a fault: the poll is dropped whole */
   source_err_kind_t kind = classify(res);
   char msg[768], what[512], sig[64];
   if (res->error == HTTP_OK && res->status < 300)
