@@ -10,7 +10,7 @@ BUILD_PKGS="gcc make autoconf automake libtool pkg-config collectd-core
   libmicrohttpd12 libprotobuf-c1 curl"
 RUN_PKGS="docker.io busybox-static"
 TEST_PKGS="collectd-utils yajl-tools lcov clang libclang-rt-14-dev podman runc
-  prometheus nginx valgrind iproute2 python3 openssl"
+  prometheus nginx valgrind iproute2 python3 openssl tinyproxy"
 
 say() { printf '==> %s\n' "$*"; }
 
@@ -36,7 +36,7 @@ install_pkgs() {
   apt-get install -y -qq $missing >/dev/null
   # Debian's packages start their services where systemd runs; the project
   # starts its own instances, so stop the stock ones if they came up.
-  for svc in collectd prometheus prometheus-node-exporter nginx docker; do
+  for svc in collectd prometheus prometheus-node-exporter nginx docker tinyproxy; do
     if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet "$svc" 2>/dev/null; then
       systemctl stop "$svc" 2>/dev/null || true
     fi

@@ -44,6 +44,11 @@ if ! python3 "$TOP/tests/e2e/test_faults.py" --build-dir "$BUILD"; then
   status=1
 fi
 
+say "shutdown with a poll in flight (also under valgrind), Proxy through real proxies"
+if ! python3 "$TOP/tests/e2e/test_shutdown.py" --build-dir "$BUILD"; then
+  status=1
+fi
+
 say "coverage of src/ (unit + end-to-end)"
 make -s -C "$BUILD" coverage 2>&1 | grep -E '^ +(lines|functions|branches)\.' || status=1
 

@@ -57,7 +57,7 @@ PROXY_VARS = ["http_proxy", "https_proxy", "all_proxy", "no_proxy", "HTTP_PROXY"
               "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY"]
 EXIT_BOUND = 2.0          # seconds from SIGTERM to exit (the bound)
 VALGRIND_EXIT_BOUND = 30.0  # the same under valgrind, which runs ~20x slower
-KILL_AFTER = 20.0         # then the test gives up and kills collectd
+KILL_AFTER = 45.0         # then the test gives up and kills collectd
 
 
 def info(msg):
@@ -314,7 +314,7 @@ def shutdown_case(args, run_dir, resolv, keep, valgrind):
     rc, secs = cd.stop()
     bound = VALGRIND_EXIT_BOUND if valgrind else EXIT_BOUND
     check("%s: collectd exits within %.0f s of SIGTERM with a poll in flight "
-          "(Interval 300)" % (tag, bound), secs <= bound,
+          "(Interval 300)" % (tag, bound), secs <= bound and rc != -signal.SIGKILL,
           "took %.1f s%s" % (secs, " (killed)" if secs >= KILL_AFTER else ""))
     check("%s: exit status 0" % tag, rc == 0, "status %s" % rc)
     log = cd.read_log()
