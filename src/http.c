@@ -311,9 +311,10 @@ static http_error_t map_curl_error(CURLcode rc) {
 int http_request(http_client_t *hc, const char *method, const char *url,
                  const char *const *headers, const char *body,
                  http_body_cb on_body, http_done_cb on_done, void *ud) {
-  if (hc == NULL || method == NULL || url == NULL || hc->refusing ||
-      http_client_cancelled(hc))
+  if (hc == NULL || method == NULL || url == NULL)
     return -1;
+  if (hc->refusing || http_client_cancelled(hc))
+    return HTTP_REFUSED;
 
   http_req_t *r = calloc(1, sizeof(*r));
   if (r == NULL)

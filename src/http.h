@@ -78,8 +78,10 @@ typedef void (*http_done_cb)(void *ud, const http_result_t *res);
 
 /* Queues a request.  method is "GET" or "POST"; headers is NULL or a
  * NULL-terminated array of "Name: value" strings; body (POST, JSON) may be
- * NULL.  All strings are copied.  Returns 0, or -1 when out of memory (no
- * callback is then called). */
+ * NULL.  All strings are copied.  Returns 0; HTTP_REFUSED when the run is
+ * ending (its deadline, a cancel, the client being freed); -1 when out of
+ * memory or given NULL.  No callback is called when it fails. */
+#define HTTP_REFUSED (-2)
 int http_request(http_client_t *hc, const char *method, const char *url,
                  const char *const *headers, const char *body,
                  http_body_cb on_body, http_done_cb on_done, void *ud);

@@ -32,19 +32,20 @@ static void on_inspect_done(void *ud, const http_result_t *res) {
 
 static void start_inspect(source_t *s, inv_env_t *e, container_t *c) {
   char path[512], url[URL_MAX], target[384];
-  if (docker_path_inspect(path, sizeof(path), c->id) != 0) {
-    c->inspected = false;
+  c->inspected = false; /* set again when this inspect completes */
+  if (docker_path_inspect(path, sizeof(path), c->id) != 0)
+    return;
+  req_t *r = req_new(s, REQ_INSPECT);
+  if (r == NULL) {
+    fault_nomem(s, REQ_INSPECT, e, c);
     return;
   }
-  req_t *r = req_new(s, REQ_INSPECT);
-  if (r == NULL)
-    return;
   r->env = e;
   r->c = c;
-  c->inspected = false; /* set again when this inspect completes */
   r->js = docker_inspect_parser_new(c);
   if (r->js == NULL) {
     req_free(r);
+    fault_nomem(s, REQ_INSPECT, e, c);
     return;
   }
   req_docker_url(s, e, path, url, sizeof(url));
@@ -52,8 +53,12 @@ static void start_inspect(source_t *s, inv_env_t *e, container_t *c) {
   const char *extra = req_target_header(c->node, target, sizeof(target));
   s->stats.inspects++;
   s->inspects_running++;
-  if (req_queue(s, r, "GET", url, extra, NULL, NULL, on_inspect_done) != 0)
+  int rc = req_queue(s, r, "GET", url, extra, NULL, NULL, on_inspect_done);
+  if (rc != 0) {
     s->inspects_running--;
+    if (rc != HTTP_REFUSED) /* refused: the poll is ending (counted so) */
+      fault_nomem(s, REQ_INSPECT, e, c);
+  }
 }
 
 /* Keeps about twice max_in_flight inspects queued in the http client. */
@@ -73,6 +78,7 @@ static void queue_inspect(source_t *s, inv_env_t *e, container_t *c) {
     pending_inspect_t *n = realloc(s->inspects, cap * sizeof(*n));
     if (n == NULL) {
       c->inspected = false; /* list facts only this poll */
+      fault_nomem(s, REQ_INSPECT, e, c);
       return;
     }
     s->inspects = n;

@@ -383,7 +383,7 @@ static void test_poll_deadline(void **state) {
     assert_int_equal(r[i].error, HTTP_ERR_TIMEOUT);
     assert_string_equal(r[i].message, "poll deadline reached");
   }
-  assert_int_equal(r[4].requeue_rc, -1);
+  assert_int_equal(r[4].requeue_rc, HTTP_REFUSED);
   assert_int_equal(http_client_requests_sent(hc), 2); /* 3 never started */
 
   /* A deadline already past: nothing starts, everything times out. */
@@ -743,7 +743,7 @@ static void test_free_unrun(void **state) {
     assert_int_equal(r[i].done, 1);
     assert_int_equal(r[i].error, HTTP_ERR_OTHER);
   }
-  assert_int_equal(r[1].requeue_rc, -1);
+  assert_int_equal(r[1].requeue_rc, HTTP_REFUSED);
   assert_int_equal(ms_request_count(srv), 0);
   http_client_free(NULL);
   assert_null(http_client_new(NULL));
@@ -849,7 +849,7 @@ static void test_cancel(void **state) {
   res_t c = {0};
   assert_int_equal(
       http_request(hc, "GET", url("/slow"), NULL, NULL, on_body, on_done, &c),
-      -1);
+      HTTP_REFUSED);
   assert_int_equal(http_client_run(hc, http_now_ms() + 120000), 0);
   assert_int_equal(c.done, 0);
   assert_int_equal(ms_request_count(srv), 1); /* b never started */
