@@ -134,6 +134,23 @@ def main():
     put("config", "bad_mix.txt",
         'Docker "bad"\nToken "x"\nShard "1/2"\nCollect "nope"\nSocket 3\n')
 
+    # Log lines (see fuzz_redact.c for the byte format): secrets, then
+    # pieces.  A 5-byte secret ending a 1024-byte line, one straddling a
+    # cut, and secrets of 1, 2 and 3 bytes.
+    def u16(v):
+        return bytes([v >> 8, v & 0xff])
+
+    def planted(fill, at, cut, trim=0):
+        return bytes([2]) + u16(fill) + bytes([0]) + u16(at) + u16(cut) + \
+            b"f" * fill + bytes([trim])
+
+    one = bytes([0, 4]) + b"QZXJV"
+    put("redact", "end_of_line.bin", one + bytes([0, 3]) + b"x: " + planted(1016, 1016, 1021))
+    put("redact", "straddling.bin", one + bytes([0, 3]) + b"x: " + planted(1016, 1016, 1018))
+    put("redact", "short.bin", bytes([2, 0]) + b"Q" + bytes([1]) + b"ZX" + bytes([2]) + b"JVK" +
+        bytes([1]) + u16(20) + b"bad key Q ZX JVK JV." + bytes([1]) +
+        bytes([3]) + u16(6) + b"got JV" + bytes([4]) + u16(9) + b"ZX..QZX.J" + u16(8))
+
 
 if __name__ == "__main__":
     main()

@@ -25,7 +25,7 @@ case "$secs" in
 esac
 shift || true
 
-ALL="list inspect events endpoints errors status_time identity config"
+ALL="list inspect events endpoints errors status_time identity config redact"
 harnesses=${*:-$ALL}
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -38,6 +38,7 @@ cc=${CC:-clang}
 max_len() {
   case "$1" in
   list | endpoints | events) echo 16384 ;;
+  redact) echo 8192 ;;
   inspect) echo 8192 ;;
   errors | identity) echo 4096 ;;
   config) echo 2048 ;;
@@ -51,8 +52,8 @@ SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-fram
 CFLAGS="-g -O1 -std=c11 -D_GNU_SOURCE $SAN"
 COLLECTD="-DHAVE_CONFIG_H -I$top/src -I/usr/include/collectd/core/daemon -I/usr/include/collectd/core -I/usr/include/collectd -I$top/tests/unit"
 WARN="-Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Werror"
-CORE="container json_stream docker_api portainer_api identity inventory"
-FULL="$CORE http source_conf secret source login environments lists events inspects request fault"
+CORE="container json_stream docker_api portainer_api identity inventory secret"
+FULL="$CORE http source_conf conf_files source login environments lists events inspects request fault"
 
 mkdir -p "$out/obj" "$out/bin" "$out/logs" "$out/artifacts" "$out/work"
 

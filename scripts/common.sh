@@ -7,16 +7,29 @@ TOP="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # What building, running and testing the plugin needs, from Debian 12.
 BUILD_PKGS="gcc make autoconf automake libtool pkg-config collectd-core
   collectd-dev libcurl4-openssl-dev libyajl-dev libcmocka-dev
-  libmicrohttpd12 libprotobuf-c1 curl"
-RUN_PKGS="docker.io busybox-static"
+  libmicrohttpd12 libprotobuf-c1 curl perl"
+RUN_PKGS="docker.io busybox-static python3"
 TEST_PKGS="collectd-utils yajl-tools lcov clang libclang-rt-14-dev podman runc
-  prometheus nginx valgrind iproute2 python3 openssl tinyproxy"
+  prometheus nginx valgrind iproute2 python3 openssl python3-yaml
+  tinyproxy"
+# The Debian package, the man page and the container image (debootstrap
+# makes the image's Debian base).
+PKG_TEST_PKGS="debhelper dpkg-dev man-db groff-base debootstrap"
+# npm installs Grafana's dashboard schema and tsc for tests/e2e/test_prometheus.py
+# (into the build tree): Debian's, where no npm is installed yet.
+NPM_PKGS="npm"
 
 say() { printf '==> %s\n' "$*"; }
 
+# The command as the user typed it: with "sudo " in front when run through
+# sudo, as is when run as root (a fresh Debian 12 has no sudo).
+as_invoked() {
+  if [ -n "${SUDO_USER:-}" ]; then echo "sudo $*"; else echo "$*"; fi
+}
+
 need_root() {
   if [ "$(id -u)" != 0 ]; then
-    echo "This needs root (it installs Debian packages and starts dockerd): run it with sudo." >&2
+    echo "This needs root (it installs Debian packages and starts dockerd): run it as root ($0), or with sudo from an account that has it (sudo $0)." >&2
     exit 1
   fi
 }

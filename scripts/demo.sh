@@ -4,8 +4,8 @@
 # states, and collectd with the plugin and write_prometheus; then shows the
 # metrics it serves.  No Portainer needed: the source is a Docker socket.
 #
-#   sudo scripts/demo.sh          start (or restart) the demo
-#   sudo scripts/demo.sh stop     stop everything it started
+#   scripts/demo.sh          start (or restart) the demo   (as root; or: sudo scripts/demo.sh)
+#   scripts/demo.sh stop     stop everything it started
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
 
@@ -80,4 +80,4 @@ curl -sf "http://127.0.0.1:$PORT/metrics" | grep -E '^collectd_(container|portai
 echo
 say "live at http://127.0.0.1:$PORT/metrics (collectd log: $RUN/collectd.log)"
 say "change the world with: docker -H unix://$SOCKET stop|start|pause|rm ..."
-say "stop it all with:      sudo scripts/demo.sh stop"
+say "stop it all with:      $(as_invoked scripts/demo.sh stop)"

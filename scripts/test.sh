@@ -4,13 +4,29 @@
 # dockerd, Podman, the Portainer stand-in), with line and branch coverage of
 # src/ from both.  Exits non-zero on any failure.
 #
-#   sudo scripts/test.sh
+#   scripts/test.sh          (as root; or, from an account with sudo: sudo scripts/test.sh)
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
 
 BUILD="$TOP/build/test"
 need_root
-install_pkgs $BUILD_PKGS $RUN_PKGS $TEST_PKGS
+install_pkgs $BUILD_PKGS $RUN_PKGS $TEST_PKGS $PKG_TEST_PKGS
+command -v npm >/dev/null 2>&1 || install_pkgs $NPM_PKGS
+# Grafana's dashboard schema and tsc, from the npm registry, for the dashboard
+# check in test_prometheus.py (installed here, not by the test).
+NPM_DIR="$TOP/build/npm"
+python3 "$TOP/tests/e2e/grafana_schema.py" --install "$NPM_DIR" >/dev/null ||
+  say "could not install the dashboard check's npm packages: that check will fail"
+# The container image test's Debian base comes from Debian's package archive,
+# like the packages above: fetched here, so that the tests themselves send
+# nothing off this machine.
+IMAGE_BASE="$TOP/build/image-base-bookworm.tar"
+if [ ! -f "$IMAGE_BASE" ]; then
+  say "the container image's Debian base (debootstrap, from Debian's archive)"
+  mkdir -p "$TOP/build"
+  python3 "$TOP/tests/e2e/test_docker_image.py" --make-base "$IMAGE_BASE" ||
+    say "could not make the image base: the image test will fail"
+fi
 
 # A fresh coverage build each time: stale .gcda files would mix runs.
 rm -rf "$BUILD"
@@ -49,6 +65,27 @@ if ! python3 "$TOP/tests/e2e/test_shutdown.py" --build-dir "$BUILD"; then
   status=1
 fi
 
+say "hostile servers and secrets (docs/FAULTS.md, issue 9): echoes, paging, long URLs, warnings"
+python3 "$TOP/tests/e2e/test_hostile.py" --build-dir "$BUILD" || status=1
+
+say "notifications (Notify) through collectd's logfile, real dockerd and stand-in"
+python3 "$TOP/tests/e2e/test_notify.py" --build-dir "$BUILD" || status=1
+
+say "man page collectd-portainer(5): renders, documents every option"
+python3 "$TOP/tests/e2e/test_manpage.py" --build-dir "$BUILD" || status=1
+
+say "the README's commands run as root without sudo"
+python3 "$TOP/tests/e2e/test_scripts.py" || status=1
+
+say "contrib/prometheus: promtool check rules, promtool test rules"
+(cd "$TOP/contrib/prometheus" && promtool check rules rules.yml && promtool test rules rules_test.yml) ||
+  status=1
+
+say "Prometheus and Grafana (contrib/): the seeds' names, the alerts, the dashboard, live"
+if ! python3 "$TOP/tests/e2e/test_prometheus.py" --build-dir "$BUILD" --npm-dir "$NPM_DIR"; then
+  status=1
+fi
+
 say "coverage of src/ (unit + end-to-end)"
 make -s -C "$BUILD" coverage 2>&1 | grep -E '^ +(lines|functions|branches)\.' || status=1
 
@@ -69,6 +106,15 @@ bash "$TOP/tests/valgrind/asan_run.sh" || status=1
 
 say "valgrind memcheck: collectd with the plugin through many polls"
 bash "$TOP/tests/valgrind/run.sh" || status=1
+
+# After the e2e suite's "make install": the package test puts back what it
+# finds at the package's paths, and purges the package.
+say "Debian package: build, install, collectd from the installed files, purge"
+python3 "$TOP/tests/e2e/test_package.py" --keep-deb "$BUILD/deb" || status=1
+
+say "container image (contrib/docker) on a Debian base made with debootstrap"
+python3 "$TOP/tests/e2e/test_docker_image.py" --deb "$BUILD/deb" --base-tar "$IMAGE_BASE" ||
+  status=1
 
 say "fuzzing smoke run (libFuzzer, every harness; long runs: fuzz/RESULTS.md)"
 FUZZ_OUT="$TOP/build/fuzz" bash "$TOP/fuzz/run.sh" 10 || status=1

@@ -6,10 +6,13 @@
 #include "plugin.h"
 #include "utils/common/common.h"
 
+#include "conf_files.h"
 #include "secret.h"
 #include "source_conf.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <regex.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +43,15 @@ static const struct {
     {"oom_killed", COLLECT_OOM_KILLED},
     {"uptime", COLLECT_UPTIME},
     {"failing_streak", COLLECT_FAILING_STREAK},
+};
+
+static const struct {
+  const char *name;
+  unsigned bit;
+} notify_names[] = {
+    {"exit", NOTIFY_EXIT},       {"oom", NOTIFY_OOM},
+    {"restart", NOTIFY_RESTART}, {"health", NOTIFY_HEALTH},
+    {"down", NOTIFY_DOWN},
 };
 
 static int get_positive_int(const char *src, const oconfig_item_t *ci, int min,
@@ -153,22 +165,29 @@ static int get_regex(const char *src, const oconfig_item_t *ci,
 }
 
 /* Reads a token from the first line of a file; warns when others can read
- * it.  The token itself is never logged. */
+ * it.  The token itself is never logged.  read(2) straight into a buffer
+ * that is wiped (stdio would keep a copy in its own buffer). */
 static int read_token_file(const char *src, const char *path, char **token) {
   struct stat st;
-  FILE *fh = fopen(path, "r");
-  if (fh == NULL) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
     CERROR("source \"%s\" not started: TokenFile \"%s\": %s", src, path,
            STRERRNO);
     return -1;
   }
-  if (fstat(fileno(fh), &st) == 0 && (st.st_mode & (S_IRWXG | S_IRWXO)))
+  if (fstat(fd, &st) == 0 && (st.st_mode & (S_IRWXG | S_IRWXO)))
     WARNING(LOG_PREFIX "source \"%s\": TokenFile \"%s\" can be read by "
                        "others (mode %04o); chmod 600 it",
             src, path, (unsigned)(st.st_mode & 07777));
   char buf[4096];
-  size_t n = fread(buf, 1, sizeof(buf) - 1, fh);
-  fclose(fh);
+  size_t n = 0;
+  for (int i = 0; i < 64 && n < sizeof(buf) - 1; i++) { /* short reads */
+    ssize_t got = read(fd, buf + n, sizeof(buf) - 1 - n);
+    if (got <= 0)
+      break; /* end, or an error (a directory): what was read counts */
+    n += (size_t)got;
+  }
+  close(fd);
   buf[n] = 0;
   buf[strcspn(buf, "\r\n")] = 0;
   /* Trim surrounding blanks. */
@@ -178,16 +197,18 @@ static int read_token_file(const char *src, const char *path, char **token) {
   size_t len = strlen(start);
   while (len > 0 && (start[len - 1] == ' ' || start[len - 1] == '\t'))
     start[--len] = 0;
+  int status = 0;
   if (len == 0) {
     CERROR("source \"%s\" not started: TokenFile \"%s\" holds no token", src,
            path);
-    memset(buf, 0, sizeof(buf));
-    return -1;
+    status = -1;
+  } else {
+    secret_free(*token);
+    *token = strdup(start);
+    status = *token != NULL ? 0 : -1;
   }
-  sfree(*token);
-  *token = strdup(start);
-  memset(buf, 0, sizeof(buf));
-  return *token != NULL ? 0 : -1;
+  explicit_bzero(buf, sizeof(buf)); /* memset() here is a dead store */
+  return status;
 }
 
 static int get_collect(const char *src, const oconfig_item_t *ci,
@@ -218,6 +239,40 @@ static int get_collect(const char *src, const oconfig_item_t *ci,
              "(state, health, restart_count, exit_code, "
              "oom_killed, uptime, failing_streak)",
              src, ci->values[i].value.string);
+      return -1;
+    }
+  }
+  return 0;
+}
+
+/* Notify true|false, or one or more kinds; repeatable. */
+static int get_notify(const char *src, const oconfig_item_t *ci,
+                      unsigned *notify) {
+  if (ci->values_num == 1 && ci->values[0].type == OCONFIG_TYPE_BOOLEAN) {
+    *notify = ci->values[0].value.boolean ? NOTIFY_ALL : 0;
+    return 0;
+  }
+  if (ci->values_num < 1) {
+    CERROR("source \"%s\" not started: Notify needs true, false or at least "
+           "one kind",
+           src);
+    return -1;
+  }
+  for (int i = 0; i < ci->values_num; i++) {
+    bool found = false;
+    const char *v = ci->values[i].type == OCONFIG_TYPE_STRING
+                        ? ci->values[i].value.string
+                        : NULL;
+    for (size_t j = 0; v != NULL && j < STATIC_ARRAY_SIZE(notify_names); j++) {
+      if (strcasecmp(v, notify_names[j].name) == 0) {
+        *notify |= notify_names[j].bit;
+        found = true;
+      }
+    }
+    if (!found) {
+      CERROR("source \"%s\" not started: Notify: unknown kind \"%s\" (true, "
+             "false, or exit, oom, restart, health, down)",
+             src, v != NULL ? v : "(not a string)");
       return -1;
     }
   }
@@ -377,6 +432,93 @@ static int check_readable(const char *src, const char *opt, const char *path) {
   return 0;
 }
 
+/* Does url send credentials in the clear to a host that is not loopback?
+ * The host is judged by its text only (127.0.0.0/8, ::1, ::ffff:127.x.y.z,
+ * "localhost"): no name is resolved to decide. */
+static bool cleartext_remote(const char *url) {
+  if (strncasecmp(url, "http://", 7) != 0)
+    return false;
+  const char *a = url + 7;
+  size_t alen = strcspn(a, "/?#");
+  const char *at = memrchr(a, '@', alen); /* user:password@ */
+  if (at != NULL) {
+    alen -= (size_t)(at + 1 - a);
+    a = at + 1;
+  }
+  char host[256];
+  bool bracket = a[0] == '[';
+  const char *h = bracket ? a + 1 : a;
+  size_t hlen = strcspn(h, bracket ? "]" : ":");
+  if (!bracket && hlen > alen)
+    hlen = alen; /* no port */
+  if (hlen + bracket > alen || hlen >= sizeof(host))
+    return true;
+  memcpy(host, h, hlen);
+  host[hlen] = 0;
+  struct in_addr v4;
+  struct in6_addr v6;
+  if (strcasecmp(host, "localhost") == 0 || strcasecmp(host, "localhost.") == 0)
+    return false;
+  if (inet_aton(host, &v4) != 0)
+    return (ntohl(v4.s_addr) >> 24) != 127;
+  if (inet_pton(AF_INET6, host, &v6) == 1)
+    return !(IN6_IS_ADDR_LOOPBACK(&v6) ||
+             (IN6_IS_ADDR_V4MAPPED(&v6) && v6.s6_addr[12] == 127));
+  return true;
+}
+
+/* Warns when secret (the value of option opt) is written in a
+ * configuration file that others can read (conf_files.h). */
+static void warn_inline_secret(const char *src, const char *opt,
+                               const char *secret) {
+  char cmdline[16384];
+  size_t n = 0;
+  int fd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
+  for (int i = 0; fd >= 0 && i < 16 && n < sizeof(cmdline); i++) {
+    ssize_t got = read(fd, cmdline + n, sizeof(cmdline) - n);
+    if (got <= 0)
+      break;
+    n += (size_t)got;
+  }
+  if (fd >= 0)
+    close(fd);
+  char *main_file = conf_files_main(cmdline, n, CONF_FILE_DEFAULT);
+  conf_files_t files;
+  conf_files_find(main_file, &files);
+  unsigned mode = 0;
+  const char *at = conf_files_exposing(&files, opt, secret, &mode);
+  if (at != NULL)
+    WARNING(LOG_PREFIX "source \"%s\": the %s is written in \"%s\", which "
+                       "others can read (mode %04o); %s",
+            src, opt, at, mode,
+            strcmp(opt, "Token") == 0
+                ? "use TokenFile with a file only collectd can read, or "
+                  "chmod 600 it"
+                : "chmod 600 it");
+  conf_files_free(&files);
+  free(main_file);
+}
+
+/* Warnings about how a Portainer source's credentials are kept and sent. */
+static void warn_credentials(const source_conf_t *c, bool token_inline) {
+  const char *src = c->name;
+  if (cleartext_remote(c->url))
+    WARNING(LOG_PREFIX "source \"%s\": %s sent over http:// to a host that "
+                       "is not loopback: anyone on the path can read %s",
+            src, c->token != NULL ? "the token is" : "the password and JWT are",
+            c->token != NULL ? "it" : "them");
+  if (token_inline)
+    warn_inline_secret(src, "Token", c->token);
+  if (c->password != NULL)
+    warn_inline_secret(src, "Password", c->password);
+  const char *secret = c->token != NULL ? c->token : c->password;
+  if (secret != NULL && strlen(secret) < SECRET_SHORT)
+    WARNING(LOG_PREFIX "source \"%s\": the %s is shorter than %d characters: "
+                       "log lines mask it wherever it appears in server "
+                       "messages and names, which can make them hard to read",
+            src, c->token != NULL ? "token" : "password", SECRET_SHORT);
+}
+
 /* Cross-option checks and defaults, once the block is read. */
 static int finish(source_conf_t *c) {
   const char *src = c->name;
@@ -500,6 +642,15 @@ static int finish(source_conf_t *c) {
     CERROR("source \"%s\" not started: Collect selects no signal", src);
     return -1;
   }
+  /* OOM kills and restart counts are only in inspect, which a Collect
+   * without these signals skips (inspects.c). */
+  if ((c->notify & (NOTIFY_OOM | NOTIFY_RESTART)) &&
+      !(c->collect & (COLLECT_RESTART_COUNT | COLLECT_OOM_KILLED |
+                      COLLECT_UPTIME | COLLECT_FAILING_STREAK)))
+    WARNING(LOG_PREFIX "source \"%s\": Notify \"oom\" and \"restart\" need "
+                       "inspects, which this Collect skips (add restart_count "
+                       "or oom_killed): none of them will be sent",
+            src);
   return 0;
 }
 
@@ -521,6 +672,7 @@ int config_parse_source(const oconfig_item_t *ci, source_conf_t *c) {
 
   int status = 0;
   char *token_file = NULL;
+  bool token_inline = false;
   unsigned logged_before = errors_logged;
   const char *failed_key = NULL;
   for (int i = 0; i < ci->children_num && status == 0; i++) {
@@ -533,9 +685,10 @@ int config_parse_source(const oconfig_item_t *ci, source_conf_t *c) {
       status = cf_util_get_string(o, &c->socket);
     else if (strcasecmp("Host", o->key) == 0)
       status = cf_util_get_string(o, &c->host);
-    else if (strcasecmp("Token", o->key) == 0)
+    else if (strcasecmp("Token", o->key) == 0) {
       status = cf_util_get_string(o, &c->token);
-    else if (strcasecmp("TokenFile", o->key) == 0)
+      token_inline = true;
+    } else if (strcasecmp("TokenFile", o->key) == 0)
       status = cf_util_get_string(o, &token_file);
     else if (strcasecmp("Username", o->key) == 0)
       status = cf_util_get_string(o, &c->username);
@@ -595,6 +748,8 @@ int config_parse_source(const oconfig_item_t *ci, source_conf_t *c) {
       status = get_type_instance(src, o, c);
     else if (strcasecmp("Collect", o->key) == 0)
       status = get_collect(src, o, &c->collect, &collect_first);
+    else if (strcasecmp("Notify", o->key) == 0)
+      status = get_notify(src, o, &c->notify);
     else {
       CERROR("source \"%s\" not started: unknown option \"%s\"", src, o->key);
       status = -1;
@@ -612,6 +767,8 @@ int config_parse_source(const oconfig_item_t *ci, source_conf_t *c) {
   sfree(token_file);
   if (status == 0)
     status = finish(c);
+  if (status == 0 && c->kind == SOURCE_PORTAINER)
+    warn_credentials(c, token_inline);
   if (status != 0) {
     if (errors_logged == logged_before) /* only collectd's helper said why */
       CERROR("source \"%s\" not started: option \"%s\" has a value of the "

@@ -41,6 +41,17 @@ typedef struct {
   bool paused;               /* "(Paused)" suffix */
 } container_status_t;
 
+/* What the last notification pass recorded of a container (transition.c);
+ * the inventory carries it over from poll to poll with the container. */
+typedef struct {
+  bool known;                /* recorded at least once */
+  container_state_t state;   /* state last seen */
+  container_health_t health; /* last healthy/unhealthy seen (running) */
+  int64_t restart_count;     /* last inspected RestartCount; -1 unknown */
+  int64_t finished_at;       /* last inspected FinishedAt; -1: an exit was
+                                told from the list alone */
+} container_notified_t;
+
 typedef struct container_s {
   /* From the list. */
   char *id;    /* full id, never NULL once parsed */
@@ -71,6 +82,8 @@ typedef struct container_s {
   /* Set by the inventory while a list is built: this object of the last
    * list is listed again unchanged and carried over whole. */
   bool reused;
+  /* Carried over by the inventory; written by transition.c only. */
+  container_notified_t notified;
 } container_t;
 
 /* "running" -> CSTATE_RUNNING ...; anything else -> CSTATE_UNKNOWN.

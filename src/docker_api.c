@@ -4,6 +4,7 @@
  */
 #include "docker_api.h"
 #include "json_stream_impl.h"
+#include "secret.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -643,46 +644,35 @@ json_stream_t *docker_events_parser_new(docker_event_cb cb, void *ud) {
 
 /* ---- error bodies ------------------------------------------------------ */
 
-/* Appends s to buf (of size, holding *used bytes), control characters as
- * spaces, cut on a UTF-8 boundary when it does not fit. */
-static void append_clean(char *buf, size_t size, size_t *used, const char *s) {
-  size_t room = size - 1 - *used;
-  size_t n = js_utf8_cut(s, strlen(s), room);
-  for (size_t i = 0; i < n; i++) {
-    unsigned char ch = (unsigned char)s[i];
-    buf[(*used)++] = ch < 0x20 || ch == 0x7f ? ' ' : (char)ch;
-  }
-  buf[*used] = '\0';
+static bool maybe_cut(const char *s) {
+  /* js_strdup cuts at JSON_MAX_STRING bytes, backing off over at most 3
+   * bytes of a UTF-8 sequence. */
+  return s != NULL && strlen(s) + 3 >= JSON_MAX_STRING;
 }
 
-void api_error_message(const char *body, size_t len, char *buf, size_t size) {
-  if (buf == NULL || size == 0)
-    return;
-  buf[0] = '\0';
+void api_error_parse(const char *body, size_t len, api_error_t *out) {
+  memset(out, 0, sizeof(*out));
   if (body == NULL || len == 0)
     return;
-  /* Docker: message; Portainer: message + details; old libhttp: err. */
   static const char *const names[] = {"message", "details", "err"};
   char *v[3];
-  /* A body cut short (error bodies are capped) still gives what was read. */
+  /* A body cut short (error bodies are capped) still gives the strings it
+   * holds whole; yajl never hands out a string cut by the cap. */
   (void)js_read_top_strings(body, len, names, v, 3);
-  const char *msg = v[0] != NULL && v[0][0] != '\0' ? v[0] : v[2];
-  const char *details = v[1];
-  size_t used = 0;
-  if (msg != NULL && msg[0] != '\0')
-    append_clean(buf, size, &used, msg);
-  if (details != NULL && details[0] != '\0' &&
-      (msg == NULL || strcmp(msg, details) != 0)) {
-    if (used > 0)
-      append_clean(buf, size, &used, ": ");
-    append_clean(buf, size, &used, details);
-  }
-  for (size_t i = 0; i < 3; i++)
-    free(v[i]);
-  /* Trim the blanks that control characters may have left at the ends. */
-  while (used > 0 && buf[used - 1] == ' ')
-    buf[--used] = '\0';
-  size_t lead = strspn(buf, " ");
-  if (lead > 0)
-    memmove(buf, buf + lead, used - lead + 1);
+  bool use_message = v[0] != NULL && v[0][0] != '\0';
+  out->message = use_message ? v[0] : v[2];
+  secret_free(use_message ? v[2] : v[0]);
+  if (v[1] != NULL && v[1][0] != '\0' &&
+      (out->message == NULL || strcmp(out->message, v[1]) != 0))
+    out->details = v[1];
+  else
+    secret_free(v[1]);
+  out->message_cut = maybe_cut(out->message);
+  out->details_cut = maybe_cut(out->details);
+}
+
+void api_error_free(api_error_t *e) {
+  secret_free(e->message);
+  secret_free(e->details);
+  memset(e, 0, sizeof(*e));
 }

@@ -45,9 +45,18 @@ typedef struct {
 typedef void (*docker_event_cb)(void *ud, const docker_event_t *ev);
 json_stream_t *docker_events_parser_new(docker_event_cb cb, void *ud);
 
-/* Error bodies: {"message":"..."} (Docker) or {"message":..,"details":..}
- * (Portainer).  Copies a printable, single-line "message: details" into buf
- * (control characters replaced); "" when the body is not such a document. */
-void api_error_message(const char *body, size_t len, char *buf, size_t size);
+/* Error bodies: {"message":"..."} (Docker), {"message":..,"details":..}
+ * (Portainer) or {"err":"..."} (old libhttp).  The API's own words, as
+ * sent: message ("message", else "err") and details (when they say more);
+ * each malloc'ed or NULL.  A *_cut flag says the string was cut to
+ * JSON_MAX_STRING.  Nothing is cleaned: log lines go through secret.h's
+ * builder, which scrubs secrets first. */
+typedef struct {
+  char *message, *details;
+  bool message_cut, details_cut;
+} api_error_t;
+void api_error_parse(const char *body, size_t len, api_error_t *out);
+/* Wipes (the server may echo a secret) and frees both strings. */
+void api_error_free(api_error_t *e);
 
 #endif

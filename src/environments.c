@@ -4,8 +4,12 @@
  *
  * GET /api/endpoints?start=1&limit=N&excludeSnapshots=true; the first page's
  * X-Total-Count tells how many pages follow, and they are asked at once.
- * Every kept environment's container list is queued as soon as its page is
- * in (lists.c).
+ * Without it, full pages are followed one by one, and paging stops at a page
+ * that brings no environment id not seen on an earlier page of this poll (a
+ * server that ignores start and limit sends the same page again).  A page's
+ * fullness counts every entry it held; an entry without a usable Id or Name
+ * is skipped and counted, with one line per fault.  Every kept environment's
+ * container list is queued as soon as its page is in (lists.c).
  */
 #include "source_internal.h"
 
@@ -27,6 +31,70 @@ static bool skipped_logged(source_t *s, int64_t id) {
   }
   return false;
 }
+
+/* ---- the ids this poll's pages brought ----------------------------------- */
+
+static size_t seen_slot(const source_t *s, int64_t id) {
+  uint64_t h = (uint64_t)id * 0x9E3779B97F4A7C15ULL;
+  size_t i = (size_t)(h >> 32) & (s->seen_cap - 1);
+  while (s->seen_used[i] && s->seen_ids[i] != id)
+    i = (i + 1) & (s->seen_cap - 1); /* never full: see seen_add */
+  return i;
+}
+
+/* Adds id; true when it is new this poll (or memory ran out: paging then
+ * goes on, bounded by MAX_PAGES). */
+static bool seen_add(source_t *s, int64_t id) {
+  if (2 * (s->seen_num + 1) > s->seen_cap) {
+    size_t cap = s->seen_cap ? 2 * s->seen_cap : 256;
+    int64_t *ids = calloc(cap, sizeof(*ids));
+    bool *used = calloc(cap, sizeof(*used));
+    if (ids == NULL || used == NULL) {
+      free(ids);
+      free(used);
+      return true;
+    }
+    int64_t *old_ids = s->seen_ids;
+    bool *old_used = s->seen_used;
+    size_t old_cap = s->seen_cap;
+    s->seen_ids = ids;
+    s->seen_used = used;
+    s->seen_cap = cap;
+    for (size_t i = 0; i < old_cap; i++) {
+      if (old_used[i]) {
+        size_t j = seen_slot(s, old_ids[i]);
+        s->seen_used[j] = true;
+        s->seen_ids[j] = old_ids[i];
+      }
+    }
+    free(old_ids);
+    free(old_used);
+  }
+  size_t i = seen_slot(s, id);
+  if (s->seen_used[i])
+    return false;
+  s->seen_used[i] = true;
+  s->seen_ids[i] = id;
+  s->seen_num++;
+  return true;
+}
+
+void environments_poll_begin(source_t *s) {
+  if (s->seen_used != NULL)
+    memset(s->seen_used, 0, s->seen_cap * sizeof(*s->seen_used));
+  s->seen_num = 0;
+  s->pages_malformed = 0;
+  s->pages_repeated = false;
+}
+
+void environments_poll_end(source_t *s) {
+  if (!s->pages_repeated)
+    s->paging_fault[0] = 0;
+  if (s->pages_malformed == 0)
+    s->malformed_fault[0] = 0;
+}
+
+/* ---- which environments are kept ----------------------------------------- */
 
 static bool id_in(const int64_t *ids, size_t n, int64_t id) {
   for (size_t i = 0; i < n; i++)
@@ -66,7 +134,8 @@ static bool keep_env(source_t *s, const pt_endpoint_t *ep) {
 
 static void on_endpoint(void *ud, pt_endpoint_t *ep) {
   req_t *r = ud;
-  r->items++;
+  if (seen_add(r->s, ep->id))
+    r->items++;
   if (!keep_env(r->s, ep)) {
     pt_endpoint_free(ep);
     return;
@@ -120,23 +189,46 @@ static void on_page_done(void *ud, const http_result_t *res) {
     lists_queue(s, e);
   }
 
+  size_t entries = 0, malformed = 0;
+  pt_endpoints_counts(r->js, &entries, &malformed);
+  if (malformed > 0) {
+    s->pages_malformed += malformed;
+    fault_note(s, s->malformed_fault, sizeof(s->malformed_fault), "malformed",
+               SOURCE_LOG_WARNING,
+               "environment page start=%" PRId64 ": %zu of its %zu entries "
+               "have no usable Id or Name and were skipped",
+               r->start, malformed, entries);
+  }
+
   /* The first page tells how many there are: ask for the rest at once.
-   * Without X-Total-Count, follow full pages one by one. */
+   * Without X-Total-Count, follow full pages one by one, while they bring
+   * environments not seen before. */
   int64_t limit = s->conf.page_size;
   if (r->start == 1 && res->total_count > limit) {
     for (int64_t start = 1 + limit;
          start <= res->total_count && s->pages_queued < MAX_PAGES;
          start += limit)
       environments_queue_page(s, start);
-  } else if (res->total_count < 0 && (int64_t)r->items >= limit &&
+  } else if (res->total_count < 0 && (int64_t)entries >= limit &&
              s->pages_queued < MAX_PAGES) {
-    environments_queue_page(s, r->start + limit);
+    if (r->items > 0) {
+      environments_queue_page(s, r->start + limit);
+    } else {
+      s->pages_repeated = true;
+      fault_note(s, s->paging_fault, sizeof(s->paging_fault), "repeat",
+                 SOURCE_LOG_WARNING,
+                 "environment page start=%" PRId64 " (PageSize %" PRId64
+                 ") brought no environment not seen on an earlier page, and "
+                 "the server sends no X-Total-Count: paging stops there (does "
+                 "it ignore start and limit?)",
+                 r->start, limit);
+    }
   }
   req_free(r);
 }
 
 void environments_queue_page(source_t *s, int64_t start) {
-  char path[256], url[URL_MAX];
+  char path[256];
   req_t *r = req_new(s, REQ_PAGE);
   if (r == NULL) {
     s->pages_ok = false;
@@ -150,10 +242,15 @@ void environments_queue_page(source_t *s, int64_t start) {
     return;
   }
   pt_path_endpoints(path, sizeof(path), start, s->conf.page_size);
-  snprintf(url, sizeof(url), "%s%s", s->conf.url, path);
+  char *url = req_url("%s%s", s->conf.url, path);
   s->pages_queued++;
-  if (req_queue(s, r, "GET", url, NULL, NULL, NULL, on_page_done) != 0)
+  if (url == NULL) {
     s->pages_ok = false;
+    req_free(r);
+  } else if (req_queue(s, r, "GET", url, NULL, NULL, NULL, on_page_done) != 0) {
+    s->pages_ok = false;
+  }
+  free(url);
 }
 
 void environments_start(source_t *s) {

@@ -45,7 +45,7 @@ static void on_events_done(void *ud, const http_result_t *res) {
 }
 
 static int queue_events(source_t *s, inv_env_t *e, const char *node) {
-  char path[512], url[URL_MAX], target[384];
+  char path[512], target[384];
   /* One second of overlap with the last window: events are cheap. */
   if (docker_path_events(path, sizeof(path), e->events_until - 1,
                          e->list_date) != 0)
@@ -59,10 +59,16 @@ static int queue_events(source_t *s, inv_env_t *e, const char *node) {
     req_free(r);
     return -1;
   }
-  req_docker_url(s, e, path, url, sizeof(url));
+  char *url = req_docker_url(s, e, path);
+  if (url == NULL) {
+    req_free(r);
+    return -1;
+  }
   const char *extra = req_target_header(node, target, sizeof(target));
   e->events_pending++;
-  if (req_queue(s, r, "GET", url, extra, NULL, NULL, on_events_done) != 0) {
+  int rc = req_queue(s, r, "GET", url, extra, NULL, NULL, on_events_done);
+  free(url);
+  if (rc != 0) {
     e->events_pending--;
     return -1;
   }

@@ -5,7 +5,9 @@
  * described in one line naming the source, the environment and the cause.
  * A fault is logged once when it starts, in a "slot" that remembers its
  * signature, and once when it ends; never once per container or per poll.
- * Every line is scrubbed of the source's secrets and of control characters.
+ * Every line is built by secret.h's builder: the source's secrets are
+ * scrubbed from the whole of every piece of data before anything is cut,
+ * and no control character reaches the log.
  */
 #include "source_internal.h"
 
@@ -16,7 +18,14 @@
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+/* A JSON string is cut at JSON_MAX_STRING bytes, past where any log line
+ * ends: a secret that such a cut breaks could not show anyway.  (Cuts that
+ * can show are flagged to the builder: libcurl's message, "%.Ns".) */
+_Static_assert(JSON_MAX_STRING > SOURCE_LOG_LINE_MAX,
+               "a JSON string cut must lie beyond the end of a log line");
 
 static const char *err_kind_names[ERR_KINDS_NUM] = {
     "connect", "resolve",   "timeout",  "tls",      "too_large", "parse",
@@ -26,23 +35,41 @@ const char *source_err_kind_name(source_err_kind_t k) {
   return (k >= 0 && k < ERR_KINDS_NUM) ? err_kind_names[k] : "other";
 }
 
+void source_logline(const source_t *s, logline_t *l) {
+  const char *secrets[] = {s->conf.token, s->conf.password, s->jwt};
+  logline_init(l, secrets, sizeof(secrets) / sizeof(secrets[0]));
+}
+
+void slog_line(source_t *s, int level, logline_t *l) {
+  char line[SOURCE_LOG_LINE_MAX];
+  if (s->log != NULL) {
+    logline_finish(l, line, sizeof(line));
+    s->log(s->log_ud, level, line);
+  }
+  logline_free(l);
+}
+
 void slog(source_t *s, int level, const char *fmt, ...) {
-  char msg[1024];
+  logline_t l;
   va_list ap;
-  if (s->log == NULL)
-    return;
+  source_logline(s, &l);
   va_start(ap, fmt);
-  vsnprintf(msg, sizeof(msg), fmt, ap);
+  logline_vprintf(&l, fmt, ap);
   va_end(ap);
-  secret_redact(msg, sizeof(msg), s->conf.token);
-  secret_redact(msg, sizeof(msg), s->conf.password);
-  secret_redact(msg, sizeof(msg), s->jwt);
-  /* Names and server messages are data: no control character reaches the
-   * log (a newline would forge a line). */
-  for (char *c = msg; *c != 0; c++)
-    if ((unsigned char)*c < 0x20 || *c == 0x7f)
-      *c = ' ';
-  s->log(s->log_ud, level, msg);
+  slog_line(s, level, &l);
+}
+
+/* A part of an API error document worth showing: not only blanks. */
+static bool has_words(const char *s) {
+  for (; s != NULL && *s != 0; s++)
+    if ((unsigned char)*s > 0x20 && *s != 0x7f)
+      return true;
+  return false;
+}
+
+static void add_api_words(logline_t *l, const char *s, bool cut) {
+  if (has_words(s))
+    logline_data(l, s, strlen(s), LOGLINE_TRIM | (cut ? LOGLINE_CUT : 0));
 }
 
 static source_err_kind_t classify(const http_result_t *res) {
@@ -75,74 +102,131 @@ static source_err_kind_t classify(const http_result_t *res) {
   return ERR_OTHER; /* 1xx/3xx: unexpected here */
 }
 
-/* A one-line description of a failed request, without secrets: transport
- * errors carry libcurl's text, HTTP errors the API's message. */
-static void describe(const http_result_t *res, json_stream_t *js, char *buf,
-                     size_t size) {
+/* Adds a one-line description of a failed request: transport errors carry
+ * libcurl's text, HTTP errors the API's message. */
+static void describe(const http_result_t *res, json_stream_t *js,
+                     logline_t *l) {
   if (res->error == HTTP_ERR_ABORTED && js != NULL) {
-    snprintf(buf, size, "invalid JSON: %s", json_stream_error(js));
+    logline_printf(l, "invalid JSON: %s", json_stream_error(js));
   } else if (res->error != HTTP_OK) {
-    snprintf(buf, size, "%s: %s", http_error_name(res->error),
-             res->message[0] ? res->message : "no detail");
+    size_t n = strlen(res->message);
+    logline_printf(l, "%s: ", http_error_name(res->error));
+    if (n == 0)
+      logline_add(l, "no detail");
+    else /* libcurl's text, cut to the message's size */
+      logline_data(l, res->message, n,
+                   n + 1 >= sizeof(res->message) ? LOGLINE_CUT : 0);
   } else if (res->status >= 300) {
-    char msg[512];
-    api_error_message(res->body, res->body_len, msg, sizeof(msg));
-    if (msg[0] != 0)
-      snprintf(buf, size, "HTTP %ld: %s", res->status, msg);
-    else if (res->body_len == 0)
-      snprintf(buf, size, "HTTP %ld (empty body)", res->status);
-    else
-      snprintf(buf, size, "HTTP %ld (not an API error document)", res->status);
+    api_error_t ae;
+    api_error_parse(res->body, res->body_len, &ae);
+    bool has_msg = has_words(ae.message), has_details = has_words(ae.details);
+    if (has_msg || has_details) {
+      logline_printf(l, "HTTP %ld: ", res->status);
+      add_api_words(l, ae.message, ae.message_cut);
+      if (has_msg && has_details)
+        logline_add(l, ": ");
+      add_api_words(l, ae.details, ae.details_cut);
+    } else if (res->body_len == 0) {
+      logline_printf(l, "HTTP %ld (empty body)", res->status);
+    } else {
+      logline_printf(l, "HTTP %ld (not an API error document)", res->status);
+    }
+    api_error_free(&ae);
   } else if (js != NULL && json_stream_error(js)[0] != 0) {
-    snprintf(buf, size, "invalid JSON: %s", json_stream_error(js));
+    logline_printf(l, "invalid JSON: %s", json_stream_error(js));
   } else {
-    snprintf(buf, size, "unexpected answer (HTTP %ld)", res->status);
+    logline_printf(l, "unexpected answer (HTTP %ld)", res->status);
   }
 }
 
+/* Logs line (and frees it) when signature differs from what slot last
+ * logged. */
+static void log_once(source_t *s, char *slot, size_t slot_size,
+                     const char *signature, logline_t *l) {
+  if (strcmp(slot, signature) == 0) {
+    logline_free(l);
+    return;
+  }
+  snprintf(slot, slot_size, "%s", signature);
+  slog_line(s, SOURCE_LOG_ERR, l);
+}
+
 void fault_log(source_t *s, char *slot, size_t slot_size, const char *signature,
-               const char *what, const char *msg) {
+               const inv_env_t *e, const char *msg) {
+  logline_t l;
+  if (strcmp(slot, signature) == 0)
+    return;
+  source_logline(s, &l);
+  fault_what(s, e, &l);
+  logline_add(&l, ": ");
+  logline_add(&l, msg);
+  log_once(s, slot, slot_size, signature, &l);
+}
+
+void fault_note(source_t *s, char *slot, size_t slot_size,
+                const char *signature, int level, const char *fmt, ...) {
+  logline_t l;
+  va_list ap;
   if (strcmp(slot, signature) == 0)
     return;
   snprintf(slot, slot_size, "%s", signature);
-  slog(s, SOURCE_LOG_ERR, "%s: %s", what, msg);
+  source_logline(s, &l);
+  fault_what(s, NULL, &l);
+  logline_add(&l, ": ");
+  va_start(ap, fmt);
+  logline_vprintf(&l, fmt, ap);
+  va_end(ap);
+  slog_line(s, level, &l);
 }
 
-static void recovered(source_t *s, char *slot, const char *what,
+static void recovered(source_t *s, char *slot, const inv_env_t *e,
                       const char *which) {
+  logline_t l;
   if (slot[0] == 0)
-    return;
+    return; /* the common case: nothing to say, nothing to format */
   slot[0] = 0;
-  slog(s, SOURCE_LOG_INFO, "%s: %s answering again", what, which);
+  source_logline(s, &l);
+  fault_what(s, e, &l);
+  logline_add(&l, ": ");
+  logline_add(&l, which);
+  logline_add(&l, " answering again");
+  slog_line(s, SOURCE_LOG_INFO, &l);
 }
 
 void fault_source_recovered(source_t *s) {
-  char what[256];
-  if (s->fault[0] == 0)
-    return;
-  snprintf(what, sizeof(what), "source \"%s\"", s->conf.name);
-  recovered(s, s->fault, what, "the API is");
+  recovered(s, s->fault, NULL, "the API is");
 }
 
-void fault_env_what(const source_t *s, const inv_env_t *e, char *buf,
-                    size_t size) {
-  char name[IDENTITY_SIZE];
-  identity_field(name, e->name, NULL); /* as in the host field */
+/* A name from a server or the configuration, scrubbed whole, then shown as
+ * its identity field (so it matches the series' label). */
+static void add_name(logline_t *l, const char *name) {
+  char field[IDENTITY_SIZE];
+  char *clean = logline_scrub(l, name, strlen(name), 0, NULL);
+  if (clean == NULL) {
+    l->failed = true;
+    return;
+  }
+  identity_field(field, clean, NULL);
+  free(clean);
+  logline_add(l, field);
+}
+
+void fault_what(const source_t *s, const inv_env_t *e, logline_t *l) {
+  logline_printf(l, "source \"%s\"", s->conf.name);
+  if (e == NULL)
+    return;
+  logline_add(l, s->conf.kind == SOURCE_PORTAINER ? ": environment \""
+                                                  : ": Docker host \"");
+  add_name(l, e->name);
   if (s->conf.kind == SOURCE_PORTAINER)
-    snprintf(buf, size, "source \"%s\": environment \"%s\" (id %" PRId64 ")",
-             s->conf.name, name, e->id);
+    logline_printf(l, "\" (id %" PRId64 ")", e->id);
   else
-    snprintf(buf, size, "source \"%s\": Docker host \"%s\"", s->conf.name,
-             name);
+    logline_add(l, "\"");
 }
 
 void fault_env_recovered(source_t *s, const inv_env_t *e, char *slot,
                          const char *which) {
-  char what[512];
-  if (slot[0] == 0)
-    return; /* the common case: nothing to say, nothing to format */
-  fault_env_what(s, e, what, sizeof(what));
-  recovered(s, slot, what, which);
+  recovered(s, slot, e, which);
 }
 
 void fault_request(source_t *s, req_t *r, const http_result_t *res) {
@@ -152,43 +236,45 @@ void fault_request(source_t *s, req_t *r, const http_result_t *res) {
   if (r->nomem && res->error == HTTP_OK && res->status < 300)
     res = &oom; /* the answer came, but part of it could not be kept */
   source_err_kind_t kind = classify(res);
-  char msg[768], what[512], sig[64];
+  char sig[64];
   if (res->error == HTTP_OK && res->status < 300)
     kind = ERR_PARSE; /* a 2xx whose document did not parse */
   s->stats.errors[kind]++;
-  describe(res, r->js, msg, sizeof(msg));
-  if (kind == ERR_CONNECT && s->conf.socket != NULL) {
-    /* libcurl names "localhost port 80": say which socket it was. */
-    size_t len = strlen(msg);
-    snprintf(msg + len, sizeof(msg) - len, " (socket %.300s)", s->conf.socket);
-  }
   snprintf(sig, sizeof(sig), "%d:%s:%ld", (int)r->kind,
            source_err_kind_name(kind), res->status);
 
-  if (r->env != NULL) {
-    inv_env_t *e = r->env;
-    fault_env_what(s, e, what, sizeof(what));
-    if (r->kind == REQ_INSPECT) {
-      char m2[1024], name[IDENTITY_SIZE];
-      identity_field(name, r->c->name, NULL);
-      snprintf(m2, sizeof(m2), "inspect of container \"%s\" failed: %.700s",
-               name, msg);
-      e->inspect_failed = true;
-      fault_log(s, e->inspect_fault, sizeof(e->inspect_fault), sig, what, m2);
-    } else if (r->kind == REQ_EVENTS) {
-      char m2[1024];
-      snprintf(m2, sizeof(m2),
-               "events request failed (every container is inspected "
-               "instead): %.700s",
-               msg);
-      fault_log(s, e->events_fault, sizeof(e->events_fault), sig, what, m2);
-    } else {
-      fault_log(s, e->fault, sizeof(e->fault), sig, what, msg);
-    }
-  } else {
-    snprintf(what, sizeof(what), "source \"%s\"", s->conf.name);
-    fault_log(s, s->fault, sizeof(s->fault), sig, what, msg);
+  inv_env_t *e = r->env;
+  char *slot = s->fault;
+  size_t slot_size = sizeof(s->fault);
+  if (e != NULL && r->kind == REQ_INSPECT) {
+    e->inspect_failed = true;
+    slot = e->inspect_fault, slot_size = sizeof(e->inspect_fault);
+  } else if (e != NULL && r->kind == REQ_EVENTS) {
+    slot = e->events_fault, slot_size = sizeof(e->events_fault);
+  } else if (e != NULL) {
+    slot = e->fault, slot_size = sizeof(e->fault);
   }
+  if (strcmp(slot, sig) == 0)
+    return; /* logged when it started */
+
+  logline_t l;
+  source_logline(s, &l);
+  fault_what(s, e, &l);
+  logline_add(&l, ": ");
+  if (e != NULL && r->kind == REQ_INSPECT) {
+    logline_add(&l, "inspect of container \"");
+    add_name(&l, r->c->name);
+    logline_add(&l, "\" failed: ");
+  } else if (e != NULL && r->kind == REQ_EVENTS) {
+    logline_add(&l, "events request failed (every container is inspected "
+                    "instead): ");
+  }
+  describe(res, r->js, &l);
+  if (kind == ERR_CONNECT && s->conf.socket != NULL) {
+    /* libcurl names "localhost port 80": say which socket it was. */
+    logline_printf(&l, " (socket %s)", s->conf.socket);
+  }
+  log_once(s, slot, slot_size, sig, &l);
 }
 
 void fault_nomem(source_t *s, req_kind_t kind, inv_env_t *e, container_t *c) {

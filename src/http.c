@@ -248,9 +248,14 @@ static void hreq_free(http_req_t *r) {
     return;
   free(r->method);
   free(r->url);
-  free(r->body);
+  /* Headers carry the token or JWT, the body the password, and an error
+   * body may echo either: wiped before they are freed. */
+  secret_free(r->body);
+  for (struct curl_slist *h = r->headers; h != NULL; h = h->next)
+    explicit_bzero(h->data, strlen(h->data));
   curl_slist_free_all(r->headers);
-  free(r->errbody);
+  if (r->errbody != NULL)
+    secret_free_n(r->errbody, HTTP_ERROR_BODY_MAX + 1);
   free(r);
 }
 

@@ -31,7 +31,7 @@ static void on_inspect_done(void *ud, const http_result_t *res) {
 }
 
 static void start_inspect(source_t *s, inv_env_t *e, container_t *c) {
-  char path[512], url[URL_MAX], target[384];
+  char path[512], target[384];
   c->inspected = false; /* set again when this inspect completes */
   if (docker_path_inspect(path, sizeof(path), c->id) != 0)
     return;
@@ -43,17 +43,18 @@ static void start_inspect(source_t *s, inv_env_t *e, container_t *c) {
   r->env = e;
   r->c = c;
   r->js = docker_inspect_parser_new(c);
-  if (r->js == NULL) {
+  char *url = r->js != NULL ? req_docker_url(s, e, path) : NULL;
+  if (url == NULL) {
     req_free(r);
     fault_nomem(s, REQ_INSPECT, e, c);
     return;
   }
-  req_docker_url(s, e, path, url, sizeof(url));
   /* Agent environments in a Swarm: ask the node that runs the container. */
   const char *extra = req_target_header(c->node, target, sizeof(target));
   s->stats.inspects++;
   s->inspects_running++;
   int rc = req_queue(s, r, "GET", url, extra, NULL, NULL, on_inspect_done);
+  free(url);
   if (rc != 0) {
     s->inspects_running--;
     if (rc != HTTP_REFUSED) /* refused: the poll is ending (counted so) */

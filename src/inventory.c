@@ -305,6 +305,11 @@ static void carry_inspect(container_t *c, const container_t *old) {
   c->inspect_state = old->inspect_state;
 }
 
+/* What the notification pass recorded stays with the container. */
+static void carry_notified(container_t *c, const container_t *old) {
+  c->notified = old->notified;
+}
+
 void inv_env_list_commit(inv_env_t *e, bool full, int64_t now) {
   container_t **cs = e->next;
   size_t n = e->next_num;
@@ -350,8 +355,10 @@ void inv_env_list_commit(inv_env_t *e, bool full, int64_t now) {
     if (!need)
       need = old->has_healthcheck && !c->list_health_known &&
              c->state == CSTATE_RUNNING;
-    if (old != NULL && old != c)
+    if (old != NULL && old != c) {
       carry_inspect(c, old);
+      carry_notified(c, old);
+    }
     if (needs != NULL)
       needs[i] = need;
     else

@@ -16,6 +16,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Last up/down recorded by the notification pass (transition.c). */
+typedef enum {
+  NOTIFIED_UNKNOWN = 0, /* nothing recorded yet: the next is a baseline */
+  NOTIFIED_DOWN,
+  NOTIFIED_UP,
+} notified_up_t;
+
 typedef struct {
   int64_t id;           /* environment id; 0 for a Docker source */
   char *name;           /* host field of its values */
@@ -47,11 +54,14 @@ typedef struct {
   char events_fault[256];
   char inspect_fault[256];
   bool inspect_failed; /* an inspect failed this poll */
+
+  notified_up_t notified_up; /* written by transition.c only */
 } inv_env_t;
 
 typedef struct {
   inv_env_t **envs;
   size_t envs_num;
+  notified_up_t notified_up; /* the source's; written by transition.c only */
 } inventory_t;
 
 inventory_t *inventory_new(void);

@@ -59,7 +59,6 @@ static void on_list_done(void *ud, const http_result_t *res) {
 }
 
 void lists_queue(source_t *s, inv_env_t *e) {
-  char url[URL_MAX];
   req_t *r = req_new(s, REQ_LIST);
   if (r == NULL) {
     inv_env_list_abort(e);
@@ -75,7 +74,12 @@ void lists_queue(source_t *s, inv_env_t *e) {
     req_free(r);
     return;
   }
-  req_docker_url(s, e, DOCKER_PATH_LIST, url, sizeof(url));
-  if (req_queue(s, r, "GET", url, NULL, NULL, NULL, on_list_done) != 0)
+  char *url = req_docker_url(s, e, DOCKER_PATH_LIST);
+  if (url == NULL) {
     inv_env_list_abort(e);
+    req_free(r);
+  } else if (req_queue(s, r, "GET", url, NULL, NULL, NULL, on_list_done) != 0) {
+    inv_env_list_abort(e);
+  }
+  free(url);
 }

@@ -19,10 +19,14 @@ static int on_auth_body(void *ud, const char *buf, size_t len) {
   req_t *r = ud;
   if (r->buf_len + len > AUTH_BODY_MAX)
     return 1;
-  char *n = realloc(r->buf, r->buf_len + len + 1);
+  /* Not realloc(): a block it moves is freed unwiped, with the JWT. */
+  char *n = malloc(r->buf_len + len + 1);
   if (n == NULL)
     return 1;
+  if (r->buf_len > 0)
+    memcpy(n, r->buf, r->buf_len);
   memcpy(n + r->buf_len, buf, len);
+  secret_free_n(r->buf, r->buf_len + 1);
   r->buf = n;
   r->buf_len += len;
   r->buf[r->buf_len] = 0;
@@ -43,9 +47,7 @@ static void on_auth_done(void *ud, const http_result_t *res) {
     secret_free(s->jwt);
     s->jwt = NULL;
     s->stats.errors[ERR_PARSE]++;
-    char what[256];
-    snprintf(what, sizeof(what), "source \"%s\"", s->conf.name);
-    fault_log(s, s->fault, sizeof(s->fault), "auth:nojwt", what,
+    fault_log(s, s->fault, sizeof(s->fault), "auth:nojwt", NULL,
               "POST /api/auth answered without a usable \"jwt\"");
   } else {
     fault_request(s, r, res);
@@ -55,7 +57,6 @@ static void on_auth_done(void *ud, const http_result_t *res) {
 }
 
 void login_queue(source_t *s, void (*then)(source_t *s)) {
-  char url[URL_MAX];
   req_t *r = req_new(s, REQ_AUTH);
   if (r == NULL) {
     s->pages_ok = false;
@@ -68,8 +69,14 @@ void login_queue(source_t *s, void (*then)(source_t *s)) {
     req_free(r);
     return;
   }
-  snprintf(url, sizeof(url), "%s/api/auth", s->conf.url);
-  if (req_queue(s, r, "POST", url, NULL, body, on_auth_body, on_auth_done) != 0)
+  char *url = req_url("%s/api/auth", s->conf.url);
+  if (url == NULL) {
     s->pages_ok = false;
+    req_free(r);
+  } else if (req_queue(s, r, "POST", url, NULL, body, on_auth_body,
+                       on_auth_done) != 0) {
+    s->pages_ok = false;
+  }
+  free(url);
   secret_free(body);
 }

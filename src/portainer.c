@@ -8,7 +8,7 @@
  * one source per <Portainer>/<Docker> block and registers one read callback
  * per source.  The flow of a poll is
  *   config.c -> source.c -> http.c -> docker_api.c / portainer_api.c
- *            -> inventory.c -> emit.c
+ *            -> inventory.c -> emit.c (values), notify.c (notifications)
  */
 #include "collectd.h"
 
@@ -18,6 +18,7 @@
 #include "config.h"
 #include "emit.h"
 #include "http.h"
+#include "notify.h"
 #include "source.h"
 
 #include <pthread.h>
@@ -132,6 +133,7 @@ static int portainer_read(user_data_t *ud) {
     return 0;
   }
   emit_source(inst->src, hostname_g, inst->interval);
+  notify_source(inst->src, hostname_g);
   /* Always 0: a failing source reports up = 0 on schedule rather than being
    * backed off by collectd, so that recovery shows in the next poll. */
   return 0;
@@ -249,7 +251,9 @@ static int portainer_shutdown(void) {
   return 0;
 }
 
-void module_register(void) {
+/* The one symbol portainer.so exports: everything else is built with
+ * -fvisibility=hidden (tests/check_symbols.sh). */
+__attribute__((visibility("default"))) void module_register(void) {
   atomic_store(&shutting_down, false);
   plugin_register_complex_config("portainer", portainer_config);
   plugin_register_init("portainer", portainer_init);

@@ -3,6 +3,7 @@
  */
 #include "portainer_api.h"
 #include "json_stream_impl.h"
+#include "secret.h"
 
 #include <inttypes.h>
 #include <limits.h>
@@ -55,6 +56,7 @@ typedef struct {
   pt_endpoint_t *cur; /* the item being read, NULL between items */
   bool have_id;
   size_t tags_cap;
+  size_t entries, malformed;
 } endpoints_parser_t;
 
 static int ep_key(json_stream_t *js, const char *k, size_t len) {
@@ -81,8 +83,11 @@ static int ep_open(json_stream_t *js, bool is_map) {
   case 1:
     return JS_DESCEND;
   case 2:
-    if (!is_map)
+    p->entries++;
+    if (!is_map) {
+      p->malformed++;
       return JS_SKIP;
+    }
     pt_endpoint_free(p->cur);
     p->cur = calloc(1, sizeof(*p->cur));
     if (p->cur == NULL) {
@@ -133,8 +138,13 @@ static int add_tag(endpoints_parser_t *p, int64_t tag) {
 static int ep_scalar(json_stream_t *js, const js_value_t *v) {
   endpoints_parser_t *p = (endpoints_parser_t *)js;
   pt_endpoint_t *e = p->cur;
-  if (e == NULL) /* a scalar item of the top-level array */
+  if (e == NULL) { /* a scalar item of the top-level array */
+    if (js->depth == 1) {
+      p->entries++;
+      p->malformed++;
+    }
     return 1;
+  }
   int64_t n = 0;
   bool num =
       v->type == JS_NUMBER && js_number_to_int64(v->str, v->len, &n) == 0;
@@ -176,6 +186,7 @@ static int ep_close(json_stream_t *js, bool is_map) {
   p->cur = NULL;
   if (!p->have_id || e->name == NULL) {
     pt_endpoint_free(e); /* not a usable environment */
+    p->malformed++;
     return 1;
   }
   if (e->tag_ids_num == 0) {
@@ -211,6 +222,13 @@ json_stream_t *pt_endpoints_parser_new(pt_endpoint_cb cb, void *ud) {
   p->cb = cb;
   p->ud = ud;
   return &p->base;
+}
+
+void pt_endpoints_counts(const json_stream_t *js, size_t *entries,
+                         size_t *malformed) {
+  const endpoints_parser_t *p = (const endpoints_parser_t *)js;
+  *entries = p->entries;
+  *malformed = p->malformed;
 }
 
 /* ---- POST /api/auth ---------------------------------------------------- */
@@ -314,7 +332,7 @@ char *pt_auth_parse_jwt(const char *body, size_t len) {
   char *jwt = NULL;
   if (js_read_top_strings(body, len, names, &jwt, 1) != 0 || jwt == NULL ||
       strlen(jwt) >= JSON_MAX_STRING || !jwt_chars_ok(jwt)) {
-    free(jwt);
+    secret_free(jwt);
     return NULL;
   }
   return jwt;

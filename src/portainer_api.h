@@ -36,6 +36,12 @@ int pt_path_endpoints(char *buf, size_t size, int64_t start, int64_t limit);
  * skipped as they stream by. */
 typedef void (*pt_endpoint_cb)(void *ud, pt_endpoint_t *e);
 json_stream_t *pt_endpoints_parser_new(pt_endpoint_cb cb, void *ud);
+/* What the page held so far: every item of its array (entries, whatever
+ * they are: a page's fullness counts them all), and the malformed ones
+ * among them (not an object, or without an integer Id or a string Name),
+ * which were skipped. */
+void pt_endpoints_counts(const json_stream_t *js, size_t *entries,
+                         size_t *malformed);
 
 /* POST /api/auth body for the given credentials (JSON-escaped), malloc'ed. */
 char *pt_auth_body(const char *username, const char *password);

@@ -6,6 +6,7 @@
 #include "secret.h"
 
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,7 +28,7 @@ void req_free(req_t *r) {
   for (size_t i = 0; i < r->eps_num; i++)
     pt_endpoint_free(r->eps[i]);
   free(r->eps);
-  secret_free(r->buf);
+  secret_free_n(r->buf, r->buf_len + 1); /* the login answer: a JWT */
   free(r);
 }
 
@@ -42,7 +43,7 @@ bool req_answered(req_t *r, const http_result_t *res) {
 }
 
 void source_set_auth_header(source_t *s) {
-  s->auth_header[0] = 0;
+  explicit_bzero(s->auth_header, sizeof(s->auth_header));
   if (s->conf.kind != SOURCE_PORTAINER)
     return;
   if (s->jwt != NULL)
@@ -70,15 +71,22 @@ int req_queue(source_t *s, req_t *r, const char *method, const char *url,
   return rc;
 }
 
-void req_docker_url(const source_t *s, const inv_env_t *e, const char *path,
-                    char *buf, size_t size) {
+char *req_url(const char *fmt, ...) {
+  char *url = NULL;
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vasprintf(&url, fmt, ap);
+  va_end(ap);
+  return n >= 0 ? url : NULL;
+}
+
+char *req_docker_url(const source_t *s, const inv_env_t *e, const char *path) {
   if (s->conf.kind == SOURCE_PORTAINER)
-    snprintf(buf, size, "%s/api/endpoints/%" PRId64 "/docker%s", s->conf.url,
-             e->id, path);
-  else if (s->conf.url != NULL)
-    snprintf(buf, size, "%s%s", s->conf.url, path);
-  else
-    snprintf(buf, size, "http://localhost%s", path);
+    return req_url("%s/api/endpoints/%" PRId64 "/docker%s", s->conf.url, e->id,
+                   path);
+  if (s->conf.url != NULL)
+    return req_url("%s%s", s->conf.url, path);
+  return req_url("http://localhost%s", path); /* the unix socket */
 }
 
 const char *req_target_header(const char *node, char *buf, size_t size) {

@@ -62,10 +62,12 @@ void source_free(source_t *s) {
   inventory_free(s->inv);
   source_conf_free(&s->conf);
   secret_free(s->jwt);
-  memset(s->auth_header, 0, sizeof(s->auth_header));
+  explicit_bzero(s->auth_header, sizeof(s->auth_header));
   free(s->host);
   free(s->skipped);
   free(s->inspects);
+  free(s->seen_ids);
+  free(s->seen_used);
   free(s);
 }
 
@@ -83,6 +85,7 @@ static void poll_start(source_t *s) {
   s->api_answered = false;
   s->auth_retried = false;
   s->pages_queued = 0;
+  environments_poll_begin(s);
 
   if (s->conf.kind == SOURCE_PORTAINER) {
     for (size_t i = 0; i < s->inv->envs_num; i++)
@@ -112,6 +115,8 @@ static bool poll_close(source_t *s) {
         fault_env_recovered(s, e, e->inspect_fault, "inspects are");
     }
   }
+  if (s->conf.kind == SOURCE_PORTAINER)
+    environments_poll_end(s);
   /* Environments gone from a complete list are gone for good. */
   if (s->conf.kind == SOURCE_PORTAINER && s->pages_ok && s->api_answered)
     inventory_prune_unlisted(s->inv);
@@ -158,6 +163,10 @@ const source_conf_t *source_conf(const source_t *s) {
 }
 
 const inventory_t *source_inventory(const source_t *s) {
+  return s->inv;
+}
+
+inventory_t *source_inventory_notify(source_t *s) {
   return s->inv;
 }
 

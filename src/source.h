@@ -80,6 +80,9 @@ void source_cancel(source_t *s);
 
 const source_conf_t *source_conf(const source_t *s);
 const inventory_t *source_inventory(const source_t *s);
+/* The same, for the notification pass (notify.c), which records in it what
+ * it told. */
+inventory_t *source_inventory_notify(source_t *s);
 const source_stats_t *source_stats(const source_t *s);
 
 #endif

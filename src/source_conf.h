@@ -33,6 +33,17 @@ enum {
   COLLECT_ALL = (1 << 7) - 1,
 };
 
+/* Transitions sent as collectd notifications, chosen with Notify; none by
+ * default. */
+enum {
+  NOTIFY_EXIT = 1 << 0,    /* a container exited (or died) */
+  NOTIFY_OOM = 1 << 1,     /* ... killed by the kernel's OOM killer */
+  NOTIFY_RESTART = 1 << 2, /* restarted by its restart policy */
+  NOTIFY_HEALTH = 1 << 3,  /* turned unhealthy, or healthy again */
+  NOTIFY_DOWN = 1 << 4,    /* an environment or the source down, and back */
+  NOTIFY_ALL = (1 << 5) - 1,
+};
+
 #define SOURCE_DEFAULT_TIMEOUT_MS         5000
 #define SOURCE_DEFAULT_MAX_RESPONSE       (64 * 1024 * 1024)
 #define SOURCE_DEFAULT_MAX_IN_FLIGHT      16
@@ -94,6 +105,7 @@ typedef struct {
   type_instance_mode_t ti_mode;
   char *ti_label;   /* TYPE_INSTANCE_LABEL: the label key */
   unsigned collect; /* COLLECT_* bits */
+  unsigned notify;  /* NOTIFY_* bits */
 } source_conf_t;
 
 void source_conf_init(source_conf_t *c); /* defaults */

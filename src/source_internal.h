@@ -23,13 +23,13 @@
 #include "inventory.h"
 #include "json_stream.h"
 #include "portainer_api.h"
+#include "secret.h"
 #include "source.h"
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#define URL_MAX   2048
 #define MAX_PAGES 10000 /* bounded page loop: 10000 pages of environments */
 
 /* A container waiting for its inspect (inspects.c). */
@@ -64,6 +64,17 @@ struct source_s {
   bool auth_retried;
   int64_t pages_queued;
 
+  /* Paging (environments.c): the environment ids this poll's pages brought
+   * (an open-addressing set: a page without X-Total-Count that brings no
+   * new one ends paging), and what the pages said that deserves a line
+   * once per fault (slots as in fault.c). */
+  int64_t *seen_ids;
+  bool *seen_used;
+  size_t seen_num, seen_cap;
+  size_t pages_malformed; /* entries skipped this poll */
+  bool pages_repeated;    /* paging stopped on a page with nothing new */
+  char paging_fault[64], malformed_fault[64];
+
   /* Inspects wait here and are handed to the http client a few at a time,
    * so that a cold poll of 50k containers does not hold 50k parsers and
    * requests at once. */
@@ -88,7 +99,7 @@ typedef struct {
   container_t *c; /* REQ_INSPECT */
   json_stream_t *js;
   int64_t start;       /* REQ_PAGE: 1-based offset */
-  size_t items;        /* REQ_PAGE: environments parsed; REQ_EVENTS: events */
+  size_t items;        /* REQ_PAGE: ids not seen before; REQ_EVENTS: events */
   pt_endpoint_t **eps; /* REQ_PAGE: kept environments, listed when done */
   size_t eps_num, eps_cap;
   char *buf; /* REQ_AUTH: response body */
@@ -112,9 +123,11 @@ int req_queue(source_t *s, req_t *r, const char *method, const char *url,
               http_done_cb done);
 /* A 200 whose document parsed to the end, nothing of it lost (nomem). */
 bool req_answered(req_t *r, const http_result_t *res);
-/* The URL of a Docker API path on an environment's Docker host. */
-void req_docker_url(const source_t *s, const inv_env_t *e, const char *path,
-                    char *buf, size_t size);
+/* A request URL, formatted on the heap without a length limit (a base URL
+ * is as long as the configuration makes it); NULL when out of memory. */
+__attribute__((format(printf, 1, 2))) char *req_url(const char *fmt, ...);
+/* The URL of a Docker API path on an environment's Docker host (req_url). */
+char *req_docker_url(const source_t *s, const inv_env_t *e, const char *path);
 /* "X-PortainerAgent-Target: <node>" into buf, sending a request to one node
  * of a Swarm agent environment; NULL when there is no usable node name. */
 const char *req_target_header(const char *node, char *buf, size_t size);
@@ -123,27 +136,41 @@ void source_set_auth_header(source_t *s);
 
 /* --- fault.c -------------------------------------------------------------- */
 
-/* Logs through the source's callback, secrets and control characters
+/* collectd's log lines hold 1023 bytes. */
+#define SOURCE_LOG_LINE_MAX 1024
+
+/* Logs through the source's callback: the literal text of fmt as is, each
+ * conversion scrubbed of the source's secrets (secret.h), control characters
  * removed. */
 __attribute__((format(printf, 3, 4))) void slog(source_t *s, int level,
                                                 const char *fmt, ...);
+/* A line that will hide this source's secrets (token, password, JWT). */
+void source_logline(const source_t *s, logline_t *l);
+/* Logs a built line, then frees it. */
+void slog_line(source_t *s, int level, logline_t *l);
 /* Counts a failed request and logs it once per fault. */
 void fault_request(source_t *s, req_t *r, const http_result_t *res);
 /* A request of this kind could not be made or kept for want of memory:
  * counted and logged like a failed one ("other: out of memory"); an
  * inspect's (c set) marks e's inspects failed. */
 void fault_nomem(source_t *s, req_kind_t kind, inv_env_t *e, container_t *c);
-/* Logs msg when signature differs from what slot last logged. */
+/* Logs "<what e is>: msg" (msg: the plugin's own words) when signature
+ * differs from what slot last logged. */
 void fault_log(source_t *s, char *slot, size_t slot_size, const char *signature,
-               const char *what, const char *msg);
+               const inv_env_t *e, const char *msg);
+/* Logs "source "X": <fmt...>" at level when signature differs from what
+ * slot last logged. */
+__attribute__((format(printf, 6, 7))) void
+fault_note(source_t *s, char *slot, size_t slot_size, const char *signature,
+           int level, const char *fmt, ...);
 /* The source's own fault ended ("source "X": the API is answering again"). */
 void fault_source_recovered(source_t *s);
 /* One of an environment's fault slots ended. */
 void fault_env_recovered(source_t *s, const inv_env_t *e, char *slot,
                          const char *which);
-/* "source "X": environment "Y" (id N)" or "source "X": Docker host "Y"". */
-void fault_env_what(const source_t *s, const inv_env_t *e, char *buf,
-                    size_t size);
+/* Adds "source "X"", or with e, "source "X": environment "Y" (id N)" or
+ * "source "X": Docker host "Y"". */
+void fault_what(const source_t *s, const inv_env_t *e, logline_t *l);
 
 /* --- login.c, environments.c -----------------------------------------------
  */
@@ -153,6 +180,10 @@ void login_queue(source_t *s, void (*then)(source_t *s));
 void environments_queue_page(source_t *s, int64_t start);
 /* The first page of environments (what a poll starts with). */
 void environments_start(source_t *s);
+/* Around a poll: forget the ids seen; then, notes of faults that did not
+ * happen again are cleared (the next occurrence is logged). */
+void environments_poll_begin(source_t *s);
+void environments_poll_end(source_t *s);
 
 /* --- lists.c, events.c, inspects.c -----------------------------------------
  */

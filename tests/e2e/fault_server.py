@@ -48,7 +48,9 @@ Actions:
     echo      answer ``status`` (default 401) with a JSON error document
               whose message repeats the credentials the request carried
               (X-API-Key, Authorization, the POST body): a hostile server
-              that tries to make the client log its own secrets.
+              that tries to make the client log its own secrets.  ``pad``
+              (text) goes before the message, to place the secret at a
+              given offset.
     mutate    the normal answer, then the environment list becomes ``envs``
               (Portainer kind; with ``once`` this changes the list between
               the first page and the next ones).
@@ -495,7 +497,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                                               self.headers.get("Authorization"),
                                               body.decode("utf-8", "replace"))
             self._send(int(rule.get("status", 401)),
-                       _dumps({"message": "Rejected: " + said, "details": said}))
+                       _dumps({"message": str(rule.get("pad", "")) + "Rejected: " + said,
+                               "details": said}))
         elif act == "mutate":
             st, hdrs, out, ctype = self._normal(body)
             with fs.lock:

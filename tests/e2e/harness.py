@@ -10,7 +10,9 @@ import re
 import signal
 import socket
 import subprocess
+import sys
 import time
+import traceback
 import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -118,7 +120,7 @@ def free_port():
 
 class Collectd:
     def __init__(self, run_dir, name, build_dir, plugin_conf, port, installed=False,
-                 interval=None):
+                 interval=None, prefix=None):
         self.dir = os.path.join(run_dir, name)
         os.makedirs(self.dir, exist_ok=True)
         self.port = port
@@ -151,13 +153,15 @@ LoadPlugin portainer
        "" if installed else 'PluginDir "%s/.libs"' % os.path.abspath(build_dir),
        "" if plugin_conf is None else "<Plugin portainer>\n%s\n</Plugin>" % plugin_conf))
         self.proc = None
+        self.prefix = list(prefix or [])  # a command collectd runs under (exec)
 
     def start(self):
         env = dict(os.environ)
         env.pop("PORTAINER_URL", None)
         env.pop("PORTAINER_TOKEN", None)
         out = open(os.path.join(self.dir, "stdout.log"), "ab")
-        self.proc = subprocess.Popen(["collectd", "-f", "-C", self.conf], stdin=subprocess.DEVNULL,
+        self.proc = subprocess.Popen(self.prefix + ["collectd", "-f", "-C", self.conf],
+                                     stdin=subprocess.DEVNULL,
                                      stdout=out, stderr=subprocess.STDOUT, env=env,
                                      start_new_session=True)
         out.close()
@@ -176,15 +180,7 @@ LoadPlugin portainer
         return self.proc is not None and self.proc.poll() is None
 
     def stop(self):
-        if self.proc is None:
-            return
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)  # writes the .gcda files
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
+        stop_process(self.proc)  # SIGTERM writes the .gcda files
         self.proc = None
 
     def read_log(self):
@@ -198,11 +194,45 @@ LoadPlugin portainer
         return self.read_log().count(needle)
 
 
+def stop_process(proc, timeout=20):
+    """SIGTERM to a process this suite started (its Popen), SIGKILL if it has
+    not ended after timeout seconds; waits for it."""
+    if proc is None or proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=10)
+
+
 def docker_source_conf(name, socket_path, host):
     return """  <Docker "%s">
     Socket "%s"
     Host "%s"
   </Docker>""" % (name, socket_path, host)
+
+
+def run_and_stop(suite, started, cleanup=None):
+    """Runs suite(); whatever happens (an exception is a failed check), stops
+    everything in started, last first, then calls cleanup().  Returns the
+    seconds it took."""
+    t0 = time.monotonic()
+    try:
+        suite()
+    except Exception:
+        traceback.print_exc()
+        check("suite ran to the end", False, "exception (see above)")
+    finally:
+        for thing in reversed(started):
+            try:
+                thing.stop()
+            except Exception as e:
+                print("warning: stopping %r: %s" % (thing, e), file=sys.stderr)
+        if cleanup is not None:
+            cleanup()
+    return time.monotonic() - t0
 
 
 def summary():

@@ -230,6 +230,15 @@ def unmount_under(prefixes):
                        stderr=subprocess.DEVNULL, timeout=20, check=False)
 
 
+# The test engines never reach a registry: an image they lack (a typo, a
+# test that runs before its image is built) would otherwise be pulled, and
+# the pull starts with a name lookup at the machine's resolver.  Every
+# daemon here runs with its proxy on a closed loopback port, so a pull fails
+# at once without a lookup or a packet off this machine.
+NO_REGISTRY_ENV = {k: "http://127.0.0.1:9" for k in
+                   ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy")}
+NO_REGISTRY_ENV.update({"NO_PROXY": "", "no_proxy": ""})
+
 def short_dir(run_dir, need):
     """A directory for sockets: ``run_dir`` when paths stay short, else /tmp/e2e-*."""
     run_dir = os.path.abspath(run_dir)
@@ -311,7 +320,8 @@ class DockerHost:
         logf = open(self.log_file, "ab")
         try:
             self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=logf,
-                                         stderr=subprocess.STDOUT, start_new_session=True)
+                                         stderr=subprocess.STDOUT, start_new_session=True,
+                                         env=dict(os.environ, **NO_REGISTRY_ENV))
         finally:
             logf.close()
         self.pid = self.proc.pid
@@ -779,7 +789,7 @@ class Podman:
                     "CONTAINERS_STORAGE_CONF": self.storage_conf, "TMPDIR": self.tmpdir}}
 
     def env(self):
-        e = dict(os.environ)
+        e = dict(os.environ, **NO_REGISTRY_ENV)
         e["CONTAINERS_CONF"] = self.conf
         e["CONTAINERS_STORAGE_CONF"] = self.storage_conf
         e["TMPDIR"] = self.tmpdir

@@ -18,9 +18,27 @@ int stub_log_levels[STUB_MAX_LOGS];
 size_t stub_logs_num;
 char *hostname_g = "testhost";
 
+stub_notif_t stub_notifs[STUB_MAX_NOTIFS];
+size_t stub_notifs_num;
+
 void stub_reset(void) {
   stub_values_num = 0;
   stub_logs_num = 0;
+  stub_notifs_num = 0;
+}
+
+int plugin_dispatch_notification(const notification_t *n) {
+  if (stub_notifs_num >= STUB_MAX_NOTIFS)
+    return -1;
+  stub_notif_t *r = &stub_notifs[stub_notifs_num++];
+  r->severity = n->severity;
+  sstrncpy(r->host, n->host, sizeof(r->host));
+  sstrncpy(r->plugin, n->plugin, sizeof(r->plugin));
+  sstrncpy(r->plugin_instance, n->plugin_instance, sizeof(r->plugin_instance));
+  sstrncpy(r->type, n->type, sizeof(r->type));
+  sstrncpy(r->type_instance, n->type_instance, sizeof(r->type_instance));
+  sstrncpy(r->message, n->message, sizeof(r->message));
+  return 0;
 }
 
 void plugin_log(int level, const char *format, ...) {

@@ -37,6 +37,20 @@ const stub_value_t *stub_find(const char *host, const char *plugin,
 /* Number of log lines containing needle. */
 size_t stub_logs_matching(const char *needle);
 
+/* Notifications dispatched (notify.c). */
+#define STUB_MAX_NOTIFS 256
+typedef struct {
+  int severity;
+  char host[DATA_MAX_NAME_LEN];
+  char plugin[DATA_MAX_NAME_LEN];
+  char plugin_instance[DATA_MAX_NAME_LEN];
+  char type[DATA_MAX_NAME_LEN];
+  char type_instance[DATA_MAX_NAME_LEN];
+  char message[NOTIF_MAX_MSG_LEN];
+} stub_notif_t;
+extern stub_notif_t stub_notifs[STUB_MAX_NOTIFS];
+extern size_t stub_notifs_num;
+
 /* Registrations made through the stub (test_plugin.c drives them). */
 #define STUB_MAX_READS 16
 typedef struct {

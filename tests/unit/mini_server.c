@@ -548,7 +548,7 @@ static bool serve_one(ms_conn_t *c) {
   size_t head_len = (size_t)(end - c->buf) + 4;
 
   /* Request line: METHOD SP TARGET SP HTTP/1.x */
-  char method[16], path[1024];
+  char method[16], path[MS_PATH_MAX];
   const char *eol = memmem(c->buf, head_len, "\r\n", 2);
   const char *sp1 = memchr(c->buf, ' ', (size_t)(eol - c->buf));
   const char *sp2 = sp1 ? memchr(sp1 + 1, ' ', (size_t)(eol - sp1 - 1)) : NULL;

@@ -37,10 +37,13 @@ typedef struct {
 
 #define MS_ENDLESS_MAX_MS 10000
 
+/* Request targets up to this long (long base URLs are tested). */
+#define MS_PATH_MAX 8192
+
 /* One recorded request; immutable once recorded. */
 typedef struct {
   char method[16];
-  char path[1024];    /* truncated if longer */
+  char path[MS_PATH_MAX]; /* longer targets are answered 400 */
   char headers[8192]; /* the raw header lines, "\r\n" separated */
   char body[8192];    /* NUL-terminated, truncated if longer */
   size_t body_len;    /* the length received (may exceed sizeof(body)) */

@@ -2,9 +2,9 @@
  * test_alloc.c: every allocation of a whole poll fails in turn.
  *
  * The test is linked with -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,
- * --wrap=strdup,--wrap=strndup (Makefile.am): every call the project's own
- * objects make goes through the wrappers below, which fail the Nth
- * allocation of the armed thread (the poll's) and let every other one
+ * --wrap=strdup,--wrap=strndup,--wrap=vasprintf (Makefile.am): every call the
+ * project's own objects make goes through the wrappers below, which fail the
+ * Nth allocation of the armed thread (the poll's) and let every other one
  * through.  libcurl's and yajl's own allocations are outside (they are
  * shared libraries); so is the mini_server's thread.
  *
@@ -54,11 +54,13 @@ void *__real_calloc(size_t n, size_t size);
 void *__real_realloc(void *p, size_t n);
 char *__real_strdup(const char *s);
 char *__real_strndup(const char *s, size_t n);
+int __real_vasprintf(char **out, const char *fmt, va_list ap);
 void *__wrap_malloc(size_t n);
 void *__wrap_calloc(size_t n, size_t size);
 void *__wrap_realloc(void *p, size_t n);
 char *__wrap_strdup(const char *s);
 char *__wrap_strndup(const char *s, size_t n);
+int __wrap_vasprintf(char **out, const char *fmt, va_list ap);
 
 /* volatile: the compiler takes malloc() and strdup() for the C library's,
  * which read no program state, and would move these stores past them. */
@@ -111,6 +113,11 @@ char *__wrap_strdup(const char *s) {
 }
 char *__wrap_strndup(const char *s, size_t n) {
   return fa_fail() ? NULL : __real_strndup(s, n);
+}
+int __wrap_vasprintf(char **out, const char *fmt, va_list ap) {
+  if (fa_fail())
+    return -1; /* as glibc says it: *out is then undefined */
+  return __real_vasprintf(out, fmt, ap);
 }
 
 /* --- the world ----------------------------------------------------------- */

@@ -198,34 +198,150 @@ static void test_username_password(void **state) {
   source_conf_free(&c);
 }
 
-static void test_token_file(void **state) {
-  (void)state;
-  char path[] = "/tmp/portainer-token-XXXXXX";
+/* A new 0600 file in /tmp holding text; its name in path (mkstemp). */
+static void token_file(char *path, const char *text) {
   int fd = mkstemp(path);
   assert_true(fd >= 0);
-  assert_int_equal(
-      write(fd, "  " SECRET "  \nsecond line\n", strlen(SECRET) + 17),
-      (ssize_t)strlen(SECRET) + 17);
+  assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
   close(fd);
-
   chmod(path, 0600);
-  source_conf_t c;
+}
+
+/* Parses a Portainer block whose token comes from TokenFile path. */
+static int parse_token_file(const char *path, source_conf_t *c) {
   oconfig_item_t *ci = block("Portainer", "tf");
   opt_s(ci, "URL", "http://127.0.0.1:9000");
   opt_s(ci, "TokenFile", path);
-  assert_int_equal(parse(ci, &c), 0);
+  return parse(ci, c);
+}
+
+static void test_token_file(void **state) {
+  (void)state;
+  char path[] = "/tmp/portainer-token-XXXXXX";
+  token_file(path, "  " SECRET "  \nsecond line\n");
+  source_conf_t c;
+  assert_int_equal(parse_token_file(path, &c), 0);
   assert_string_equal(c.token, SECRET);
   assert_int_equal(stub_logs_matching("can be read by others"), 0);
   source_conf_free(&c);
 
   chmod(path, 0644);
-  ci = block("Portainer", "tf");
-  opt_s(ci, "URL", "http://127.0.0.1:9000");
-  opt_s(ci, "TokenFile", path);
-  assert_int_equal(parse(ci, &c), 0);
+  assert_int_equal(parse_token_file(path, &c), 0);
   assert_int_equal(stub_logs_matching("can be read by others"), 1);
   source_conf_free(&c);
   unlink(path);
+}
+
+/* Does the stack below the caller still hold needle (what the calls just
+ * returned from left there)?  The area is read through an asm barrier:
+ * the compiler cannot assume anything about it. */
+static __attribute__((noinline)) bool stack_holds(const char *needle) {
+  char area[64 * 1024];
+  __asm__ volatile("" : : "r"(area) : "memory");
+  static char copy[sizeof(area)];
+  memcpy(copy, area, sizeof(area));
+  return memmem(copy, sizeof(copy), needle, strlen(needle)) != NULL;
+}
+
+/* The buffer read_token_file() read the token into is wiped (a memset() of
+ * a buffer about to go out of scope is a dead store gcc removes). */
+static void test_token_file_buffer_wiped(void **state) {
+  (void)state;
+  char path[] = "/tmp/portainer-token-XXXXXX";
+  token_file(path, SECRET "\n");
+  source_conf_t c;
+  assert_int_equal(parse_token_file(path, &c), 0);
+  bool left = stack_holds(SECRET);
+  source_conf_free(&c);
+  unlink(path);
+  assert_false(left);
+}
+
+/* Credentials over http:// to a host that is not loopback (judged by the
+ * URL's text: nothing is resolved) draw one warning; nothing else does. */
+static void test_cleartext_warning(void **state) {
+  (void)state;
+  static const struct {
+    const char *url;
+    bool warn;
+  } cases[] = {
+      {"http://portainer.example.org:9000", true},
+      {"HTTP://10.0.0.5:9000/portainer", true},
+      {"http://127.0.0.1.nip.io", true},
+      {"http://127.0.0.1@portainer.example.org", true}, /* userinfo */
+      {"http://[::2]:9000", true},
+      {"http://localhost.example.org", true},
+      {"http://127.0.0.1:9000", false},
+      {"http://127.9.8.7", false},
+      {"http://127.1:9000", false},
+      {"http://localhost:9000/x", false},
+      {"http://LOCALHOST", false},
+      {"http://[::1]:9000", false},
+      {"http://[::ffff:127.0.0.1]:9000", false},
+      {"http://user:pw@127.0.0.2/x?y#z", false},
+      {"https://portainer.example.org", false},
+  };
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    for (int login = 0; login < 2; login++) {
+      source_conf_t c;
+      oconfig_item_t *ci = block("Portainer", "clear");
+      opt_s(ci, "URL", cases[i].url);
+      if (login) {
+        opt_s(ci, "Username", "admin");
+        opt_s(ci, "Password", PASSWORD);
+      } else {
+        opt_s(ci, "Token", SECRET);
+      }
+      assert_int_equal(parse(ci, &c), 0);
+      size_t n = stub_logs_matching("sent over http:// to a host that is "
+                                    "not loopback: anyone on the path can "
+                                    "read");
+      if (n != (cases[i].warn ? 1u : 0u))
+        fail_msg("%s (%s): %zu warnings", cases[i].url,
+                 login ? "password" : "token", n);
+      if (cases[i].warn)
+        assert_int_equal(stub_logs_matching(login ? "the password and JWT are"
+                                                  : "the token is"),
+                         1);
+      source_conf_free(&c);
+    }
+  }
+  /* A Docker source carries no credentials. */
+  source_conf_t c;
+  oconfig_item_t *ci = block("Docker", "d");
+  opt_s(ci, "URL", "http://docker.example.org:2375");
+  assert_int_equal(parse(ci, &c), 0);
+  assert_int_equal(stub_logs_matching("sent over http://"), 0);
+  source_conf_free(&c);
+}
+
+/* A token or password under SECRET_SHORT characters makes log lines hard
+ * to read (it is masked wherever it appears in data): said at start-up. */
+static void test_short_secret_warning(void **state) {
+  (void)state;
+  static const struct {
+    const char *option, *value, *warning;
+  } cases[] = {
+      {"Token", "a", "the token is shorter than 4 characters"},
+      {"Token", "abc", "the token is shorter than 4 characters"},
+      {"Password", "pw", "the password is shorter than 4 characters"},
+      {"Token", "abcd", NULL},
+      {"Password", "pass", NULL},
+  };
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    source_conf_t c;
+    oconfig_item_t *ci = block("Portainer", "short");
+    opt_s(ci, "URL", "http://127.0.0.1:9000");
+    if (strcmp(cases[i].option, "Password") == 0)
+      opt_s(ci, "Username", "admin");
+    opt_s(ci, cases[i].option, cases[i].value);
+    assert_int_equal(parse(ci, &c), 0);
+    assert_int_equal(stub_logs_matching("shorter than 4 characters"),
+                     cases[i].warning != NULL ? 1 : 0);
+    if (cases[i].warning != NULL)
+      assert_int_equal(stub_logs_matching(cases[i].warning), 1);
+    source_conf_free(&c);
+  }
 }
 
 static void test_last_value_wins(void **state) {
@@ -521,6 +637,72 @@ static void test_errors(void **state) {
   expect_error("Docker", b_docker_group, "belong in a <Portainer> block");
 }
 
+/* Notify: off by default; true, false, kinds (repeatable), bad kinds. */
+static void test_notify(void **state) {
+  (void)state;
+  source_conf_t c;
+  oconfig_item_t *ci = block("Docker", "n");
+  assert_int_equal(parse(ci, &c), 0);
+  assert_int_equal(c.notify, 0);
+  source_conf_free(&c);
+
+  ci = block("Docker", "n");
+  opt_b(ci, "Notify", true);
+  assert_int_equal(parse(ci, &c), 0);
+  assert_int_equal(c.notify, NOTIFY_ALL);
+  source_conf_free(&c);
+
+  ci = block("Docker", "n");
+  opt_b(ci, "Notify", true);
+  opt_b(ci, "Notify", false);
+  assert_int_equal(parse(ci, &c), 0);
+  assert_int_equal(c.notify, 0);
+  source_conf_free(&c);
+
+  ci = block("Docker", "n");
+  opt_s(ci, "Notify", "exit");
+  oconfig_item_t *o = &ci->children[ci->children_num - 1];
+  oconfig_value_t *v = add_value(o);
+  v->type = OCONFIG_TYPE_STRING;
+  v->value.string = strdup("OOM");
+  opt_s(ci, "Notify", "down");
+  assert_int_equal(parse(ci, &c), 0);
+  assert_int_equal(c.notify, NOTIFY_EXIT | NOTIFY_OOM | NOTIFY_DOWN);
+  assert_int_equal(stub_logs_num, 0);
+  source_conf_free(&c);
+
+  /* Restart and OOM kills need inspects: a Collect without them warns. */
+  ci = block("Docker", "n");
+  opt_s(ci, "Notify", "restart");
+  opt_s(ci, "Collect", "state");
+  assert_int_equal(parse(ci, &c), 0);
+  assert_int_equal(stub_logs_matching("need inspects"), 1);
+  source_conf_free(&c);
+  ci = block("Docker", "n");
+  opt_s(ci, "Notify", "exit");
+  opt_s(ci, "Collect", "state");
+  assert_int_equal(parse(ci, &c), 0);
+  assert_int_equal(stub_logs_num, 0);
+  source_conf_free(&c);
+}
+
+static void b_notify_kind(oconfig_item_t *ci) {
+  opt_s(ci, "Notify", "exited");
+}
+static void b_notify_number(oconfig_item_t *ci) {
+  opt_n(ci, "Notify", 1);
+}
+static void b_notify_empty(oconfig_item_t *ci) {
+  child(ci, "Notify");
+}
+
+static void test_notify_errors(void **state) {
+  (void)state;
+  expect_error("Docker", b_notify_kind, "Notify: unknown kind \"exited\"");
+  expect_error("Docker", b_notify_number, "Notify: unknown kind");
+  expect_error("Docker", b_notify_empty, "Notify needs true, false or");
+}
+
 static void test_block_without_name(void **state) {
   (void)state;
   source_conf_t c;
@@ -625,11 +807,16 @@ int main(void) {
       cmocka_unit_test_setup(test_docker_defaults, setup),
       cmocka_unit_test_setup(test_username_password, setup),
       cmocka_unit_test_setup(test_token_file, setup),
+      cmocka_unit_test_setup(test_token_file_buffer_wiped, setup),
+      cmocka_unit_test_setup(test_cleartext_warning, setup),
+      cmocka_unit_test_setup(test_short_secret_warning, setup),
       cmocka_unit_test_setup(test_tls_off_warns, setup),
       cmocka_unit_test_setup(test_regexes_accepted, setup),
       cmocka_unit_test_setup(test_last_value_wins, setup),
       cmocka_unit_test_setup(test_errors, setup),
       cmocka_unit_test_setup(test_block_without_name, setup),
+      cmocka_unit_test_setup(test_notify, setup),
+      cmocka_unit_test_setup(test_notify_errors, setup),
   };
   return cmocka_run_group_tests_name("config", tests, NULL, NULL);
 }

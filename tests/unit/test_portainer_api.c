@@ -315,6 +315,18 @@ static void test_endpoints_wrong_types(void **state) {
   }
   assert_int_equal(parse_eps_str("[]", &l), 0);
   assert_int_equal(l.num, 0);
+
+  /* Every entry counts towards a page's fullness; the malformed ones are
+   * counted apart. */
+  size_t entries = 99, malformed = 99;
+  json_stream_t *js = pt_endpoints_parser_new(ep_cb, &l);
+  assert_int_equal(json_stream_feed(js, doc, strlen(doc)), 0);
+  assert_int_equal(json_stream_finish(js), 0);
+  pt_endpoints_counts(js, &entries, &malformed);
+  assert_int_equal(entries, 15);
+  assert_int_equal(malformed, 11);
+  json_stream_free(js);
+  eps_clear(&l);
 }
 
 static void test_endpoints_nesting_and_long_names(void **state) {

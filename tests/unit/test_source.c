@@ -9,6 +9,7 @@
 
 #include "mini_server.h"
 #include "source.h"
+#include "testlog.h"
 #include "testutil.h"
 
 #include <stdio.h>
@@ -60,37 +61,9 @@ static const char *INSPECT_ANY =
     "\"StartedAt\":\"2026-11-22T00:00:00Z\"}}";
 static const char *GONE = "{\"message\":\"No such container: ccc3\"}";
 
-static char logs[64][1024];
-static size_t logs_num;
-
-static void log_cb(void *ud, int level, const char *msg) {
-  (void)ud;
-  (void)level;
-  if (logs_num < 64)
-    snprintf(logs[logs_num++], sizeof(logs[0]), "%s", msg);
-}
-
-static size_t logs_matching(const char *needle) {
-  size_t n = 0;
-  for (size_t i = 0; i < logs_num; i++)
-    if (strstr(logs[i], needle) != NULL)
-      n++;
-  return n;
-}
-
 static void no_secret_logged(void) {
   assert_int_equal(logs_matching(TOKEN), 0);
   assert_int_equal(logs_matching("hunter2"), 0);
-}
-
-/* A Date header with the current time: the daemon's clock. */
-static const char *date_header(void) {
-  static char buf[128];
-  time_t now = time(NULL);
-  struct tm tm;
-  gmtime_r(&now, &tm);
-  strftime(buf, sizeof(buf), "Date: %a, %d %b %Y %H:%M:%S GMT\r\n", &tm);
-  return buf;
 }
 
 static const char *events_body = "";
