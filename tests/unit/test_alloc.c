@@ -124,14 +124,14 @@ int __wrap_vasprintf(char **out, const char *fmt, va_list ap) {
 
 #define DATE "Date: Sun, 22 Nov 2026 10:00:00 GMT\r\n"
 
-static const char *ENDPOINTS_P1 =
+/* The world of test_source.c, with an environment that has tags and a
+ * container with the TypeInstance label (more to parse, more to allocate). */
+#include "canned_docs.h"
+
+static const char *const ENDPOINTS_P1_TAGGED =
     "[{\"Id\":1,\"Name\":\"local\",\"Type\":1,\"Status\":1,\"TagIds\":[1,2],"
     "\"GroupId\":1}]";
-static const char *ENDPOINTS_P2 =
-    "[{\"Id\":5,\"Name\":\"kube\",\"Type\":5,\"Status\":1}]";
-static const char *ENDPOINTS_P3 =
-    "[{\"Id\":7,\"Name\":\"swarm\",\"Type\":2,\"Status\":1}]";
-static const char *LIST_LOCAL =
+static const char *const LIST_LOCAL_LABELLED =
     "[{\"Id\":\"aaa1\",\"Names\":[\"/web\"],\"Image\":\"nginx:1.27\","
     "\"State\":\"running\",\"Status\":\"Up 3 weeks (healthy)\","
     "\"Labels\":{\"tier\":\"front\"}},"
@@ -139,28 +139,6 @@ static const char *LIST_LOCAL =
     "\"State\":\"exited\",\"Status\":\"Exited (42) 3 weeks ago\"},"
     "{\"Id\":\"ccc3\",\"Names\":[\"/gone\"],\"Image\":\"bb\","
     "\"State\":\"running\",\"Status\":\"Up 1 second\"}]";
-static const char *LIST_SWARM =
-    "[{\"Id\":\"ddd4\",\"Names\":[\"/web\"],\"Image\":\"nginx\","
-    "\"State\":\"running\",\"Status\":\"Up 3 weeks\","
-    "\"Portainer\":{\"Agent\":{\"NodeName\":\"node-a\"}}},"
-    "{\"Id\":\"eee5\",\"Names\":[\"/web\"],\"Image\":\"nginx\","
-    "\"State\":\"running\",\"Status\":\"Up 3 weeks\","
-    "\"Portainer\":{\"Agent\":{\"NodeName\":\"node-b\"}}}]";
-static const char *INSPECT_WEB =
-    "{\"Id\":\"aaa1\",\"RestartCount\":3,\"State\":{\"Status\":\"running\","
-    "\"Running\":true,\"OOMKilled\":false,\"ExitCode\":0,"
-    "\"StartedAt\":\"2026-11-01T00:00:00.123456789Z\","
-    "\"FinishedAt\":\"0001-01-01T00:00:00Z\",\"Health\":{\"Status\":"
-    "\"healthy\",\"FailingStreak\":0,\"Log\":[]}}}";
-static const char *INSPECT_JOB =
-    "{\"Id\":\"bbb2\",\"RestartCount\":0,\"State\":{\"Status\":\"exited\","
-    "\"OOMKilled\":true,\"ExitCode\":42,"
-    "\"StartedAt\":\"2026-11-01T00:00:00Z\","
-    "\"FinishedAt\":\"2026-11-01T00:00:01Z\"}}";
-static const char *INSPECT_ANY =
-    "{\"RestartCount\":1,\"State\":{\"Status\":\"running\",\"ExitCode\":0,"
-    "\"OOMKilled\":false,\"StartedAt\":\"2026-11-01T00:00:00Z\"}}";
-static const char *GONE = "{\"message\":\"No such container: ccc3\"}";
 /* Events: aaa1 died (inspected again on a warm poll); a health check's
  * exec changes nothing. */
 static const char *EVENTS =
@@ -180,7 +158,7 @@ static void portainer_routes(mini_server_t *ms) {
        .body = EVENTS},
       {.path = "/api/endpoints?start=1&limit=1&excludeSnapshots=true",
        .headers = "X-Total-Count: 3\r\n",
-       .body = ENDPOINTS_P1},
+       .body = ENDPOINTS_P1_TAGGED},
       {.path = "/api/endpoints?start=2&limit=1&excludeSnapshots=true",
        .headers = "X-Total-Count: 3\r\n",
        .body = ENDPOINTS_P2},
@@ -189,7 +167,7 @@ static void portainer_routes(mini_server_t *ms) {
        .body = ENDPOINTS_P3},
       {.path = "/api/endpoints/1/docker/containers/json?all=1",
        .headers = DATE,
-       .body = LIST_LOCAL},
+       .body = LIST_LOCAL_LABELLED},
       {.path = "/api/endpoints/1/docker/containers/aaa1/json",
        .body = INSPECT_WEB},
       {.path = "/api/endpoints/1/docker/containers/bbb2/json",
@@ -210,7 +188,9 @@ static void portainer_routes(mini_server_t *ms) {
 static void docker_routes(mini_server_t *ms) {
   ms_route_t r[] = {
       {.path = "/events?", .prefix = true, .body = EVENTS},
-      {.path = "/containers/json?all=1", .headers = DATE, .body = LIST_LOCAL},
+      {.path = "/containers/json?all=1",
+       .headers = DATE,
+       .body = LIST_LOCAL_LABELLED},
       {.path = "/containers/aaa1/json", .body = INSPECT_WEB},
       {.path = "/containers/bbb2/json", .body = INSPECT_JOB},
       {.path = "/containers/ccc3/json", .status = 404, .body = GONE},
