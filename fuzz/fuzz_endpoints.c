@@ -1,8 +1,11 @@
 /**
- * fuzz_endpoints.c: GET /api/endpoints (pt_endpoints_parser_new).
+ * fuzz_endpoints.c: GET /api/endpoints (pt_endpoints_parser_new) with the
+ * Edge rules (pt_edge_state), and GET /api/endpoints/{id}
+ * (pt_snapshot_parser_new: its containers through the Docker list parser).
  *
- * The input is the response body, parsed whole and in chunks; every plan
- * must hand out the same environments and reach the same outcome.
+ * The input is the response body, parsed whole and in chunks by both
+ * parsers; every plan must hand out the same environments and containers
+ * and reach the same outcomes.
  */
 #include "fuzz_common.h"
 
@@ -27,10 +30,28 @@ static void on_endpoint(void *ud, pt_endpoint_t *e) {
   fuzz_tr_printf(t, "type=%d;status=%d;group=%lld;docker=%d;tags=%zu:", e->type,
                  e->status, (long long)e->group_id,
                  (int)pt_endpoint_is_docker(e), e->tag_ids_num);
+  int64_t iv = pt_edge_checkin_interval(e);
+  FUZZ_CHECK(iv > 0, "check-in interval %lld", (long long)iv);
+  fuzz_tr_printf(t,
+                 "edge=%d,%d,%d,%lld,%lld,%lld,%d:", (int)pt_edge_state(e, 0),
+                 (int)pt_edge_state(e, INT64_MAX), e->heartbeat,
+                 (long long)e->last_check_in, (long long)iv,
+                 (long long)pt_edge_snapshot_max_age(e), (int)e->async);
   for (size_t i = 0; i < e->tag_ids_num; i++) /* every one is read */
     fuzz_tr_printf(t, "%lld,", (long long)e->tag_ids[i]);
   fuzz_tr_add(t, "\n", 1);
   pt_endpoint_free(e);
+}
+
+static void on_container(void *ud, container_t *c) {
+  ctx_t *x = ud;
+  FUZZ_CHECK(c != NULL && c->id != NULL && c->id[0] != '\0', "container");
+  fuzz_check_capped(c->name, "container name");
+  x->count++;
+  fuzz_tr_printf(x->tr, "c#%zu:state=%d;", x->count, (int)c->state);
+  fuzz_tr_str(x->tr, "id", c->id);
+  fuzz_tr_add(x->tr, "\n", 1);
+  container_free(c);
 }
 
 static void run(const uint8_t *data, size_t size, fuzz_plan_t plan,
@@ -41,6 +62,16 @@ static void run(const uint8_t *data, size_t size, fuzz_plan_t plan,
   FUZZ_CHECK(js != NULL, "parser_new failed");
   int fin = fuzz_parse_checked(js, data, size, plan, "[]");
   fuzz_tr_printf(tr, "outcome=%d\n", fin == 0 ? 0 : -1);
+  json_stream_free(js);
+
+  pt_snapshot_t snap;
+  x.count = 0;
+  js = pt_snapshot_parser_new("com.docker.compose.project", on_container, &x,
+                              &snap);
+  FUZZ_CHECK(js != NULL, "snapshot parser_new failed");
+  fin = fuzz_parse_checked(js, data, size, plan, "{}");
+  fuzz_tr_printf(tr, "snapshot=%d,%d,%lld;outcome=%d\n", (int)snap.present,
+                 (int)snap.containers, (long long)snap.time, fin == 0 ? 0 : -1);
   json_stream_free(js);
 }
 

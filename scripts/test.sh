@@ -68,6 +68,11 @@ fi
 say "hostile servers and secrets (docs/FAULTS.md, issue 9): echoes, paging, long URLs, warnings"
 python3 "$TOP/tests/e2e/test_hostile.py" --build-dir "$BUILD" || status=1
 
+say "a fleet as people run it: offline Edge devices, black-holed agents, async Edge"
+if ! python3 "$TOP/tests/e2e/test_fleet.py" --build-dir "$BUILD"; then
+  status=1
+fi
+
 say "notifications (Notify) through collectd's logfile, real dockerd and stand-in"
 python3 "$TOP/tests/e2e/test_notify.py" --build-dir "$BUILD" || status=1
 

@@ -84,22 +84,6 @@ enum {
 };
 
 typedef struct {
-  const char *name;
-  int id;
-} key_def_t;
-
-static int key_lookup(const key_def_t *defs, size_t n, const char *k,
-                      size_t len) {
-  for (size_t i = 0; i < n; i++)
-    if (js_key_is(k, len, defs[i].name))
-      return defs[i].id;
-  return K_OTHER;
-}
-
-#define KEYS(defs, k, len)                                                     \
-  key_lookup(defs, sizeof(defs) / sizeof(defs[0]), k, len)
-
-typedef struct {
   json_stream_t base;
   char *label_key;
   docker_container_cb cb;
@@ -112,12 +96,12 @@ typedef struct {
   bool have_name; /* the first string of Names was taken */
 } list_parser_t;
 
-static const key_def_t item_keys[] = {
+static const js_key_def_t item_keys[] = {
     {"Id", K_ID},         {"Names", K_NAMES},         {"Image", K_IMAGE},
     {"State", K_STATE},   {"Status", K_STATUS},       {"Labels", K_LABELS},
     {"Health", K_HEALTH}, {"Portainer", K_PORTAINER},
 };
-static const key_def_t health_keys[] = {
+static const js_key_def_t health_keys[] = {
     {"Status", K_STATUS},
     {"FailingStreak", K_FAILING},
 };
@@ -126,14 +110,14 @@ static int list_key(json_stream_t *js, const char *k, size_t len) {
   list_parser_t *p = (list_parser_t *)js;
   switch (js->depth) {
   case 2:
-    return KEYS(item_keys, k, len);
+    return JS_KEYS(item_keys, k, len);
   case 3:
     switch (js_key_at(js, 2)) {
     case K_LABELS:
       return p->label_key != NULL && js_key_is(k, len, p->label_key) ? K_LABEL
                                                                      : K_OTHER;
     case K_HEALTH:
-      return KEYS(health_keys, k, len);
+      return JS_KEYS(health_keys, k, len);
     case K_PORTAINER:
       return js_key_is(k, len, "Agent") ? K_AGENT : K_OTHER;
     }
@@ -370,7 +354,7 @@ typedef struct {
   container_state_t state;
 } inspect_parser_t;
 
-static const key_def_t inspect_state_keys[] = {
+static const js_key_def_t inspect_state_keys[] = {
     {"Status", K_STATUS},       {"OOMKilled", K_OOM},
     {"ExitCode", K_EXITCODE},   {"StartedAt", K_STARTED},
     {"FinishedAt", K_FINISHED}, {"Health", K_HEALTH},
@@ -383,10 +367,11 @@ static int inspect_key(json_stream_t *js, const char *k, size_t len) {
       return K_RESTARTS;
     return js_key_is(k, len, "State") ? K_STATE : K_OTHER;
   case 2:
-    return js_key_at(js, 1) == K_STATE ? KEYS(inspect_state_keys, k, len)
+    return js_key_at(js, 1) == K_STATE ? JS_KEYS(inspect_state_keys, k, len)
                                        : K_OTHER;
   case 3:
-    return js_key_at(js, 2) == K_HEALTH ? KEYS(health_keys, k, len) : K_OTHER;
+    return js_key_at(js, 2) == K_HEALTH ? JS_KEYS(health_keys, k, len)
+                                        : K_OTHER;
   }
   return K_OTHER;
 }
@@ -526,7 +511,7 @@ typedef struct {
   int64_t time, time_nano;
 } events_parser_t;
 
-static const key_def_t event_keys[] = {
+static const js_key_def_t event_keys[] = {
     {"Type", K_TYPE},         {"status", K_STATUS_OLD}, {"id", K_ID_OLD},
     {"Action", K_ACTION},     {"Actor", K_ACTOR},       {"time", K_TIME},
     {"timeNano", K_TIMENANO},
@@ -545,7 +530,7 @@ static void event_reset(events_parser_t *p) {
 
 static int events_key(json_stream_t *js, const char *k, size_t len) {
   if (js->depth == 1)
-    return KEYS(event_keys, k, len);
+    return JS_KEYS(event_keys, k, len);
   if (js->depth == 2 && js_key_at(js, 1) == K_ACTOR && js_key_is(k, len, "ID"))
     return K_ID;
   return K_OTHER;

@@ -96,6 +96,9 @@ static void emit_env(emitter_t *em, const source_t *s, const inv_env_t *e,
   sstrncpy(em->vl.plugin, "portainer", sizeof(em->vl.plugin));
   sstrncpy(em->vl.plugin_instance, conf->name, sizeof(em->vl.plugin_instance));
   gauge(em, "up", "environment", e->up ? 1.0 : 0.0);
+  /* Async Edge: how old Portainer's snapshot is, stale or not. */
+  if (e->snapshot_only && e->snapshot_age >= 0)
+    gauge(em, "snapshot_age", "", (double)e->snapshot_age);
   if (!e->up)
     return; /* no container values: nothing fresh to tell */
   gauge(em, "containers", "", (double)e->cs_num);

@@ -8,8 +8,9 @@
  * that brings no environment id not seen on an earlier page of this poll (a
  * server that ignores start and limit sends the same page again).  A page's
  * fullness counts every entry it held; an entry without a usable Id or Name
- * is skipped and counted, with one line per fault.  Every kept environment's
- * container list is queued as soon as its page is in (lists.c).
+ * is skipped and counted, with one line per fault.  Every kept environment
+ * is asked for its containers as soon as its page is in (edge.c decides how,
+ * or whether: Edge agents).
  */
 #include "source_internal.h"
 
@@ -186,7 +187,7 @@ static void on_page_done(void *ud, const http_result_t *res) {
       continue; /* out of memory, or seen on another page already */
     e->listed = true;
     e->type = ep->type;
-    lists_queue(s, e);
+    edge_ask(s, e, ep, res->date);
   }
 
   size_t entries = 0, malformed = 0;

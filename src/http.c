@@ -3,8 +3,10 @@
  *
  * One CURLM per client lives as long as the client, so its connection cache
  * (and, through a CURLSH, the TLS session cache) carries over from one poll to
- * the next.  Requests wait in a FIFO queue and are moved onto the multi handle
- * at most max_in_flight at a time.  Everything runs in the caller's thread
+ * the next.  Requests wait in one FIFO queue per scheduling class and are
+ * moved onto the multi handle, most urgent class first, while fewer than
+ * max_in_flight are working (started and either answered or still within
+ * their lease; see http.h).  Everything runs in the caller's thread
  * inside http_client_run(); completion callbacks run there too and may queue
  * further requests.  Nothing here logs or prints: request headers carry
  * secrets and are never copied into a message.
@@ -44,6 +46,10 @@ typedef struct http_req_s http_req_t;
 struct http_req_s {
   http_req_t *next; /* FIFO link while queued */
   http_client_t *hc;
+  http_prio_t prio;
+  int64_t started_ms;  /* http_now_ms() when it went onto the multi handle */
+  int64_t answered_ms; /* when the first header line arrived; 0: not yet */
+  bool leased;         /* past its lease unanswered: in the slow pool */
   char *method;
   char *url;
   char *body; /* POST body, NULL: none */
@@ -69,9 +75,15 @@ struct http_client_s {
   http_options_t opts; /* strings owned */
   CURLM *multi;
   CURLSH *share;
-  http_req_t *q_head, *q_tail; /* waiting to start */
-  http_req_t **running;        /* max_in_flight slots, in start order */
-  int n_running;
+  http_req_t *q_head[HTTP_PRIO_NUM], *q_tail[HTTP_PRIO_NUM]; /* waiting */
+  size_t n_waiting;
+  http_req_t **running; /* max_in_flight + max_slow, in start order */
+  int n_running;        /* all of them */
+  int n_leased;         /* those in the slow pool */
+  long lease_ms;
+  int max_slow;
+  http_feed_cb feed;
+  void *feed_ud;
   CURL **idle; /* reset easy handles ready for reuse */
   int n_idle;
   uint64_t sent;
@@ -177,6 +189,8 @@ static size_t on_header(char *buf, size_t size, size_t nitems, void *ud) {
   static const char tc[] = "X-Total-Count:";
   const size_t tclen = sizeof(tc) - 1;
 
+  if (r->answered_ms == 0)
+    r->answered_ms = http_now_ms();
   if (len >= 5 && memcmp(buf, "HTTP/", 5) == 0) {
     long st = parse_status_line(buf, len);
     if (st >= 0) {
@@ -267,6 +281,10 @@ static void req_finish(http_req_t *r, http_error_t err, const char *msg) {
   res.status = r->status;
   res.total_count = r->total_count;
   res.date = r->date;
+  if (r->started_ms > 0) {
+    int64_t until = r->answered_ms > 0 ? r->answered_ms : http_now_ms();
+    res.slow = r->leased || until - r->started_ms >= r->hc->lease_ms;
+  }
   if (msg != NULL)
     snprintf(res.message, sizeof(res.message), "%s", msg);
   if (r->status != 0 && !status_is_2xx(r->status)) {
@@ -313,10 +331,21 @@ static http_error_t map_curl_error(CURLcode rc) {
   }
 }
 
+static void queue_push(http_client_t *hc, http_req_t *r);
+
 int http_request(http_client_t *hc, const char *method, const char *url,
                  const char *const *headers, const char *body,
                  http_body_cb on_body, http_done_cb on_done, void *ud) {
-  if (hc == NULL || method == NULL || url == NULL)
+  return http_request_prio(hc, HTTP_PRIO_NORMAL, method, url, headers, body,
+                           on_body, on_done, ud);
+}
+
+int http_request_prio(http_client_t *hc, http_prio_t prio, const char *method,
+                      const char *url, const char *const *headers,
+                      const char *body, http_body_cb on_body,
+                      http_done_cb on_done, void *ud) {
+  if (hc == NULL || method == NULL || url == NULL || prio < 0 ||
+      prio >= HTTP_PRIO_NUM)
     return -1;
   if (hc->refusing || http_client_cancelled(hc))
     return HTTP_REFUSED;
@@ -325,6 +354,7 @@ int http_request(http_client_t *hc, const char *method, const char *url,
   if (r == NULL)
     return -1;
   r->hc = hc;
+  r->prio = prio;
   r->on_body = on_body;
   r->on_done = on_done;
   r->ud = ud;
@@ -360,11 +390,7 @@ int http_request(http_client_t *hc, const char *method, const char *url,
     r->headers = l;
   }
 
-  if (hc->q_tail != NULL)
-    hc->q_tail->next = r;
-  else
-    hc->q_head = r;
-  hc->q_tail = r;
+  queue_push(hc, r);
   return 0;
 
 oom:
@@ -372,15 +398,40 @@ oom:
   return -1;
 }
 
+static void queue_push(http_client_t *hc, http_req_t *r) {
+  if (hc->q_tail[r->prio] != NULL)
+    hc->q_tail[r->prio]->next = r;
+  else
+    hc->q_head[r->prio] = r;
+  hc->q_tail[r->prio] = r;
+  hc->n_waiting++;
+}
+
+/* The next request to start: the oldest of the most urgent class. */
 static http_req_t *queue_pop(http_client_t *hc) {
-  http_req_t *r = hc->q_head;
-  if (r != NULL) {
-    hc->q_head = r->next;
-    if (hc->q_head == NULL)
-      hc->q_tail = NULL;
+  for (int p = 0; p < HTTP_PRIO_NUM; p++) {
+    http_req_t *r = hc->q_head[p];
+    if (r == NULL)
+      continue;
+    hc->q_head[p] = r->next;
+    if (hc->q_head[p] == NULL)
+      hc->q_tail[p] = NULL;
     r->next = NULL;
+    hc->n_waiting--;
+    return r;
   }
-  return r;
+  return NULL;
+}
+
+size_t http_client_waiting(const http_client_t *hc) {
+  return hc != NULL ? hc->n_waiting : 0;
+}
+
+void http_client_set_feed(http_client_t *hc, http_feed_cb feed, void *ud) {
+  if (hc == NULL)
+    return;
+  hc->feed = feed;
+  hc->feed_ud = ud;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -464,10 +515,15 @@ static CURLcode easy_setup(http_client_t *hc, http_req_t *r, CURL *e) {
   return rc;
 }
 
+/* Requests started and not in the slow pool. */
+static int working(const http_client_t *hc) {
+  return hc->n_running - hc->n_leased;
+}
+
 /* Moves queued requests onto the multi handle while there is room.  Those
  * that cannot start complete at once with HTTP_ERR_OTHER. */
 static void start_queued(http_client_t *hc) {
-  while (hc->q_head != NULL && hc->n_running < hc->opts.max_in_flight) {
+  while (hc->n_waiting > 0 && working(hc) < hc->opts.max_in_flight) {
     http_req_t *r = queue_pop(hc);
     if (r->bad_header) {
       req_finish(r, HTTP_ERR_OTHER, "request header contains a line break");
@@ -491,6 +547,7 @@ static void start_queued(http_client_t *hc) {
       continue;
     }
     r->easy = e;
+    r->started_ms = http_now_ms();
     hc->running[hc->n_running++] = r;
     hc->sent++;
   }
@@ -502,6 +559,8 @@ static http_req_t *running_take(http_client_t *hc, int i) {
   memmove(&hc->running[i], &hc->running[i + 1],
           (size_t)(hc->n_running - i - 1) * sizeof(hc->running[0]));
   hc->n_running--;
+  if (r->leased)
+    hc->n_leased--;
   curl_multi_remove_handle(hc->multi, r->easy);
   easy_put(hc, r->easy);
   r->easy = NULL;
@@ -563,6 +622,33 @@ static void drain_all(http_client_t *hc, http_error_t err, const char *msg) {
   hc->refusing = was;
 }
 
+/* Moves the requests unanswered past their lease into the slow pool, while
+ * it has room.  Returns when the next lease of a working, unanswered
+ * request ends (INT64_MAX: none does). */
+static int64_t leases_update(http_client_t *hc, int64_t now) {
+  int64_t next = INT64_MAX;
+  for (int i = 0; i < hc->n_running; i++) {
+    http_req_t *r = hc->running[i];
+    if (r->leased || r->answered_ms != 0)
+      continue;
+    int64_t end = r->started_ms + hc->lease_ms;
+    if (end <= now && hc->n_leased < hc->max_slow) {
+      r->leased = true;
+      hc->n_leased++;
+    } else if (end > now && end < next) {
+      next = end;
+    }
+  }
+  return next;
+}
+
+/* Asks the caller for more work while few requests wait. */
+static void feed(http_client_t *hc) {
+  if (hc->feed != NULL && !hc->refusing &&
+      hc->n_waiting < (size_t)hc->opts.max_in_flight)
+    hc->feed(hc->feed_ud);
+}
+
 int http_client_run(http_client_t *hc, int64_t deadline_ms) {
   if (hc == NULL || hc->in_run)
     return -1;
@@ -579,9 +665,11 @@ int http_client_run(http_client_t *hc, int64_t deadline_ms) {
       drain_all(hc, HTTP_ERR_TIMEOUT, "poll deadline reached");
       break;
     }
+    leases_update(hc, now);
+    feed(hc);
     start_queued(hc);
     if (hc->n_running == 0) {
-      if (hc->q_head == NULL)
+      if (hc->n_waiting == 0)
         break; /* all done */
       continue;
     }
@@ -591,13 +679,18 @@ int http_client_run(http_client_t *hc, int64_t deadline_ms) {
     if (mc == CURLM_OK) {
       collect_done(hc);
       /* Room freed and work waiting: start it before sleeping. */
-      if (hc->n_running < hc->opts.max_in_flight && hc->q_head != NULL)
+      if (working(hc) < hc->opts.max_in_flight && hc->n_waiting > 0)
         continue;
       if (hc->n_running == 0)
         continue;
-      int64_t left = deadline_ms - http_now_ms();
+      now = http_now_ms();
+      int64_t left = deadline_ms - now;
       if (left <= 0)
         continue;
+      /* Wake up when a lease ends, to give its slot to what waits. */
+      int64_t lease_end = leases_update(hc, now);
+      if (lease_end != INT64_MAX && hc->n_waiting > 0 && lease_end - now < left)
+        left = lease_end - now > 0 ? lease_end - now : 1;
       int wait = left < HTTP_POLL_SLICE_MS ? (int)left : HTTP_POLL_SLICE_MS;
       /* http_client_cancel() wakes this up at once (curl_multi_wakeup). */
       mc = curl_multi_poll(hc->multi, NULL, 0, wait, NULL);
@@ -629,6 +722,27 @@ bool http_client_cancelled(const http_client_t *hc) {
 /* ------------------------------------------------------------------------ */
 /* Client                                                                   */
 
+/* The lease and the size of the slow pool (http.h). */
+static void slow_pool_setup(http_client_t *hc) {
+  const http_options_t *o = &hc->opts;
+  long lease = o->lease_ms;
+  if (lease <= 0) {
+    lease = o->timeout_ms > 0 ? o->timeout_ms / 10 : HTTP_LEASE_MAX_MS;
+    if (lease < HTTP_LEASE_MIN_MS)
+      lease = HTTP_LEASE_MIN_MS;
+    if (lease > HTTP_LEASE_MAX_MS)
+      lease = HTTP_LEASE_MAX_MS;
+  }
+  hc->lease_ms = lease;
+  int slow = o->max_slow;
+  if (slow <= 0) {
+    slow = 8 * o->max_in_flight;
+    if (slow < HTTP_SLOW_MIN)
+      slow = HTTP_SLOW_MIN;
+  }
+  hc->max_slow = slow > HTTP_SLOW_MAX ? HTTP_SLOW_MAX : slow;
+}
+
 static int dup_opt(char **dst, const char *src) {
   *dst = NULL;
   if (src == NULL)
@@ -653,6 +767,7 @@ http_client_t *http_client_new(const http_options_t *opts) {
   if (hc->opts.max_in_flight > HTTP_MAX_IN_FLIGHT_CAP)
     hc->opts.max_in_flight = HTTP_MAX_IN_FLIGHT_CAP;
   int n = hc->opts.max_in_flight;
+  slow_pool_setup(hc);
 
   char *s[5] = {NULL, NULL, NULL, NULL, NULL};
   if (dup_opt(&s[0], opts->unix_socket) != 0 ||
@@ -672,7 +787,7 @@ http_client_t *http_client_new(const http_options_t *opts) {
   hc->opts.client_key = s[3];
   hc->opts.proxy = s[4]; /* may hold credentials: wiped when freed */
 
-  hc->running = calloc((size_t)n, sizeof(*hc->running));
+  hc->running = calloc((size_t)(n + hc->max_slow), sizeof(*hc->running));
   hc->idle = calloc((size_t)n, sizeof(*hc->idle));
   hc->multi = curl_multi_init();
   hc->share = curl_share_init();
@@ -682,11 +797,16 @@ http_client_t *http_client_new(const http_options_t *opts) {
   if (curl_share_setopt(hc->share, CURLSHOPT_SHARE,
                         CURL_LOCK_DATA_SSL_SESSION) != CURLSHE_OK)
     goto fail;
-  if (curl_multi_setopt(hc->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)n) !=
+  /* Every transfer, slow ones included, gets a connection at once: a
+   * working request never waits in libcurl behind one that hangs.  (The
+   * cache keeps as many, or each answer would close a connection while
+   * slow transfers hold theirs.) */
+  long conns = (long)n + hc->max_slow;
+  if (curl_multi_setopt(hc->multi, CURLMOPT_MAX_HOST_CONNECTIONS, conns) !=
           CURLM_OK ||
-      curl_multi_setopt(hc->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long)n) !=
+      curl_multi_setopt(hc->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, conns) !=
           CURLM_OK ||
-      curl_multi_setopt(hc->multi, CURLMOPT_MAXCONNECTS, (long)n) != CURLM_OK)
+      curl_multi_setopt(hc->multi, CURLMOPT_MAXCONNECTS, conns) != CURLM_OK)
     goto fail;
   return hc;
 

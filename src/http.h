@@ -8,6 +8,19 @@
  * follow the first), which run in the same loop.  Bodies of 2xx responses are
  * streamed to the caller as they arrive; error bodies are kept (capped) for
  * the error message.  Nothing here logs: secrets in headers never leave.
+ *
+ * Scheduling, so that no host that does not answer delays one that does:
+ *  - a waiting request starts only when none of a more urgent class waits
+ *    (http_request_prio()); within a class, first come first served;
+ *  - a request that has had no answer (not one byte of its response) for
+ *    lease_ms stops counting against max_in_flight: it waits on, until its
+ *    timeout, in a separate pool of at most max_slow transfers, and a working
+ *    slot is free for the next request.  libcurl's connection caps are
+ *    max_in_flight + max_slow.  When that pool is full, an unanswered
+ *    request keeps its slot;
+ *  - a feed callback (http_client_set_feed()) is asked for more work
+ *    whenever fewer than max_in_flight requests wait to start, so a caller
+ *    can hand requests over a window at a time, in the order it chooses.
  */
 #ifndef PORTAINER_HTTP_H
 #define PORTAINER_HTTP_H
@@ -40,6 +53,8 @@ typedef struct {
   int64_t date;        /* Date header (the server's clock), unix seconds;
                           0 when absent/invalid */
   char message[256];   /* transport error text, "" when none */
+  bool slow;           /* it started and waited lease_ms or more for the
+                          first byte of an answer (or never had one) */
   /* For status >= 300: the first HTTP_ERROR_BODY_MAX bytes of the body,
    * NUL-terminated; NULL otherwise.  Valid during the callback only. */
   const char *body;
@@ -61,7 +76,25 @@ typedef struct {
   long timeout_ms;          /* per request (connect + transfer) */
   size_t max_response_size; /* per response body, bytes */
   int max_in_flight;        /* >= 1 */
+  long lease_ms; /* unanswered this long: out of the working slots; 0: a tenth
+                    of timeout_ms, within [HTTP_LEASE_MIN_MS, _MAX_MS] */
+  int max_slow;  /* transfers past their lease; 0: 8 x max_in_flight, within
+                    [HTTP_SLOW_MIN, HTTP_SLOW_MAX] */
 } http_options_t;
+
+#define HTTP_LEASE_MIN_MS 250
+#define HTTP_LEASE_MAX_MS 1000
+#define HTTP_SLOW_MIN     32
+#define HTTP_SLOW_MAX     512
+
+/* Scheduling classes, most urgent first. */
+typedef enum {
+  HTTP_PRIO_URGENT = 0, /* what everything else waits for */
+  HTTP_PRIO_HIGH,
+  HTTP_PRIO_NORMAL, /* http_request() */
+  HTTP_PRIO_LOW,
+  HTTP_PRIO_NUM
+} http_prio_t;
 
 typedef struct http_client_s http_client_t;
 
@@ -85,6 +118,19 @@ typedef void (*http_done_cb)(void *ud, const http_result_t *res);
 int http_request(http_client_t *hc, const char *method, const char *url,
                  const char *const *headers, const char *body,
                  http_body_cb on_body, http_done_cb on_done, void *ud);
+/* The same, in scheduling class prio (HTTP_PRIO_NORMAL for http_request()). */
+int http_request_prio(http_client_t *hc, http_prio_t prio, const char *method,
+                      const char *url, const char *const *headers,
+                      const char *body, http_body_cb on_body,
+                      http_done_cb on_done, void *ud);
+
+/* feed(ud) runs inside http_client_run() whenever fewer than max_in_flight
+ * requests wait to start (never while a deadline drains the client); it may
+ * queue requests.  NULL: none. */
+typedef void (*http_feed_cb)(void *ud);
+void http_client_set_feed(http_client_t *hc, http_feed_cb feed, void *ud);
+/* Requests queued and not started yet. */
+size_t http_client_waiting(const http_client_t *hc);
 
 /* Runs queued requests until none is left or deadline_ms (http_now_ms()
  * clock) passes; what is still queued or running then completes with

@@ -1,8 +1,12 @@
 /**
  * inspects.c: once a Docker host's list (and events) are in, the list is
  * committed to the inventory and the containers that need it are inspected
- * (GET /containers/{id}/json), a window at a time: a cold poll of 50k
- * containers holds about 2 x MaxConcurrentRequests parsers, not 50k.
+ * (GET /containers/{id}/json).  They wait here and are handed to the http
+ * client when it asks for work (inspects_feed), a few at a time: a cold poll
+ * of 50k containers holds a few dozen parsers, not 50k.  The hosts take
+ * turns, and a host has at most MaxConcurrentRequests inspects in flight, so
+ * one host with thousands of containers, or one whose inspects hang, never
+ * takes every slot from the others.
  */
 #include "source_internal.h"
 
@@ -10,12 +14,10 @@
 
 #include <stdlib.h>
 
-static void pump(source_t *s);
-
 static void on_inspect_done(void *ud, const http_result_t *res) {
   req_t *r = ud;
   source_t *s = r->s;
-  s->inspects_running--;
+  r->env->inspects_running--;
   if (req_answered(r, res)) {
     r->c->inspected = true;
   } else if (res->error == HTTP_OK && res->status == 404) {
@@ -27,18 +29,20 @@ static void on_inspect_done(void *ud, const http_result_t *res) {
     fault_request(s, r, res);
   }
   req_free(r);
-  pump(s);
 }
 
-static void start_inspect(source_t *s, inv_env_t *e, container_t *c) {
+/* Hands one inspect to the http client; false when it refuses more.  An
+ * inspect lost to an allocation failure is counted ("other: out of
+ * memory") and logged once as the environment's inspect fault. */
+static bool start_inspect(source_t *s, inv_env_t *e, container_t *c) {
   char path[512], target[384];
   c->inspected = false; /* set again when this inspect completes */
   if (docker_path_inspect(path, sizeof(path), c->id) != 0)
-    return;
+    return true;
   req_t *r = req_new(s, REQ_INSPECT);
   if (r == NULL) {
     fault_nomem(s, REQ_INSPECT, e, c);
-    return;
+    return true;
   }
   r->env = e;
   r->c = c;
@@ -46,31 +50,73 @@ static void start_inspect(source_t *s, inv_env_t *e, container_t *c) {
   char *url = r->js != NULL ? req_docker_url(s, e, path) : NULL;
   if (url == NULL) {
     req_free(r);
-    fault_nomem(s, REQ_INSPECT, e, c);
-    return;
+    fault_nomem(s, REQ_INSPECT, e, c); /* list facts only for this one */
+    return true;
   }
   /* Agent environments in a Swarm: ask the node that runs the container. */
   const char *extra = req_target_header(c->node, target, sizeof(target));
-  s->stats.inspects++;
-  s->inspects_running++;
   int rc = req_queue(s, r, "GET", url, extra, NULL, NULL, on_inspect_done);
   free(url);
+  if (rc == HTTP_REFUSED)
+    return false; /* the poll is ending */
   if (rc != 0) {
-    s->inspects_running--;
-    if (rc != HTTP_REFUSED) /* refused: the poll is ending (counted so) */
-      fault_nomem(s, REQ_INSPECT, e, c);
+    fault_nomem(s, REQ_INSPECT, e, c);
+    return true;
+  }
+  s->stats.inspects++;
+  e->inspects_running++;
+  return true;
+}
+
+void inspects_feed(void *source) {
+  source_t *s = source;
+  size_t cap =
+      (size_t)(s->conf.max_in_flight > 0 ? s->conf.max_in_flight
+                                         : SOURCE_DEFAULT_MAX_IN_FLIGHT);
+  /* Each turn hands out one inspect, drops a host with none left, or skips
+   * a host at its cap: bounded by the inspects and the hosts. */
+  size_t capped = 0;
+  while (s->ihosts_num > 0 && capped < s->ihosts_num &&
+         http_client_waiting(s->http) < cap) {
+    if (s->ihosts_turn >= s->ihosts_num)
+      s->ihosts_turn = 0;
+    inspect_host_t *h = &s->ihosts[s->ihosts_turn];
+    if (h->next >= h->end) {
+      *h = s->ihosts[--s->ihosts_num]; /* done: its turn goes to the last */
+      continue;
+    }
+    s->ihosts_turn++;
+    if ((size_t)h->env->inspects_running >= cap) {
+      capped++;
+      continue;
+    }
+    capped = 0;
+    pending_inspect_t *p = &s->inspects[h->next++];
+    if (!start_inspect(s, p->env, p->c))
+      return; /* the client refuses: the poll is ending */
   }
 }
 
-/* Keeps about twice max_in_flight inspects queued in the http client. */
-static void pump(source_t *s) {
-  size_t window =
-      2 * (size_t)(s->conf.max_in_flight > 0 ? s->conf.max_in_flight
-                                             : SOURCE_DEFAULT_MAX_IN_FLIGHT);
-  while (s->inspects_running < window && s->inspects_next < s->inspects_num) {
-    pending_inspect_t *p = &s->inspects[s->inspects_next++];
-    start_inspect(s, p->env, p->c);
+/* The inspects queue_inspect() added for e since first take their turns. */
+static void add_host(source_t *s, inv_env_t *e, size_t first) {
+  if (first == s->inspects_num)
+    return;
+  if (s->ihosts_num == s->ihosts_cap) {
+    size_t cap = s->ihosts_cap ? s->ihosts_cap * 2 : 16;
+    inspect_host_t *n = realloc(s->ihosts, cap * sizeof(*n));
+    if (n == NULL) {
+      for (size_t i = first; i < s->inspects_num; i++) {
+        s->inspects[i].c->inspected = false; /* list facts only this poll */
+        fault_nomem(s, REQ_INSPECT, e, s->inspects[i].c);
+      }
+      s->inspects_num = first;
+      return;
+    }
+    s->ihosts = n;
+    s->ihosts_cap = cap;
   }
+  s->ihosts[s->ihosts_num++] =
+      (inspect_host_t){.env = e, .next = first, .end = s->inspects_num};
 }
 
 static void queue_inspect(source_t *s, inv_env_t *e, container_t *c) {
@@ -116,9 +162,10 @@ void inspects_host_ready(source_t *s, inv_env_t *e) {
     e->events_until = e->list_date;
   fault_env_recovered(s, e, e->fault, "its container list is");
   e->inspect_failed = false;
+  size_t first = s->inspects_num;
   for (size_t i = 0; i < e->cs_num; i++)
     if ((e->needs_inspect == NULL || e->needs_inspect[i]) &&
         inspect_useful(s->conf.collect, e->cs[i]))
       queue_inspect(s, e, e->cs[i]);
-  pump(s);
+  add_host(s, e, first);
 }

@@ -55,6 +55,18 @@ typedef struct {
   char inspect_fault[256];
   bool inspect_failed; /* an inspect failed this poll */
 
+  /* Scheduling: its list (or snapshot) waited past the http client's lease
+   * for an answer last time, so it is asked after the others; its inspects
+   * handed to the http client and not done yet. */
+  bool slow;
+  int inspects_running;
+
+  /* Edge agents (Portainer type 4), from the latest environment list. */
+  bool snapshot_only;       /* async: values from Portainer's snapshot */
+  int64_t snapshot_age;     /* s on Portainer's clock; -1 unknown */
+  int64_t snapshot_max_age; /* older is stale (pt_edge_snapshot_max_age) */
+  char edge_fault[256];     /* why it is not asked (offline...), logged once */
+
   notified_up_t notified_up; /* written by transition.c only */
 } inv_env_t;
 

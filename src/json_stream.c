@@ -87,6 +87,14 @@ static int top_check(json_stream_t *js, bool is_container, bool is_map) {
 
 /* ---- yajl callbacks ---------------------------------------------------- */
 
+/* While a container is delegated (js_delegate), every event goes to the
+ * sub-parser; a failure there fails this document with its reason. */
+static int sub_result(json_stream_t *js, int ok) {
+  if (!ok)
+    js_fail(js, "%s", js->sub->failed ? js->sub->error : "parser cancelled");
+  return ok;
+}
+
 static int on_scalar(json_stream_t *js, const js_value_t *v) {
   if (js->depth == 0) {
     int t = top_check(js, false, false);
@@ -101,21 +109,33 @@ static int on_scalar(json_stream_t *js, const js_value_t *v) {
 }
 
 static int cb_null(void *ctx) {
+  json_stream_t *js = ctx;
+  if (js->sub != NULL)
+    return sub_result(js, cb_null(js->sub));
   js_value_t v = {.type = JS_NULL};
   return on_scalar(ctx, &v);
 }
 
 static int cb_boolean(void *ctx, int b) {
+  json_stream_t *js = ctx;
+  if (js->sub != NULL)
+    return sub_result(js, cb_boolean(js->sub, b));
   js_value_t v = {.type = JS_BOOL, .boolean = b != 0};
   return on_scalar(ctx, &v);
 }
 
 static int cb_number(void *ctx, const char *s, size_t len) {
+  json_stream_t *js = ctx;
+  if (js->sub != NULL)
+    return sub_result(js, cb_number(js->sub, s, len));
   js_value_t v = {.type = JS_NUMBER, .str = s, .len = len};
   return on_scalar(ctx, &v);
 }
 
 static int cb_string(void *ctx, const unsigned char *s, size_t len) {
+  json_stream_t *js = ctx;
+  if (js->sub != NULL)
+    return sub_result(js, cb_string(js->sub, s, len));
   js_value_t v = {.type = JS_STRING, .str = (const char *)s, .len = len};
   return on_scalar(ctx, &v);
 }
@@ -167,24 +187,58 @@ static int on_close(json_stream_t *js, bool is_map) {
   return ok;
 }
 
+/* A container opens: to the sub-parser while one is active. */
+static int open_any(json_stream_t *js, bool is_map) {
+  if (js->sub != NULL)
+    return sub_result(js, open_any(js->sub, is_map));
+  return on_open(js, is_map);
+}
+
+/* A container closes; the one a sub-parser was given ends its delegation
+ * and reaches this parser's close hook. */
+static int close_any(json_stream_t *js, bool is_map) {
+  if (js->sub != NULL) {
+    if (!sub_result(js, close_any(js->sub, is_map)))
+      return 0;
+    if (js->sub->depth > 0)
+      return 1;
+    js->sub = NULL;
+  }
+  return on_close(js, is_map);
+}
+
+int js_delegate(json_stream_t *js, json_stream_t *sub, bool is_map) {
+  if (sub == NULL || sub == js || js->sub != NULL || sub->depth != 0 ||
+      sub->failed)
+    return -1;
+  if (!on_open(sub, is_map)) {
+    js_fail(js, "%s", sub->failed ? sub->error : "parser cancelled");
+    return -1;
+  }
+  js->sub = sub;
+  return 0;
+}
+
 static int cb_start_map(void *ctx) {
-  return on_open(ctx, true);
+  return open_any(ctx, true);
 }
 
 static int cb_end_map(void *ctx) {
-  return on_close(ctx, true);
+  return close_any(ctx, true);
 }
 
 static int cb_start_array(void *ctx) {
-  return on_open(ctx, false);
+  return open_any(ctx, false);
 }
 
 static int cb_end_array(void *ctx) {
-  return on_close(ctx, false);
+  return close_any(ctx, false);
 }
 
 static int cb_map_key(void *ctx, const unsigned char *k, size_t len) {
   json_stream_t *js = ctx;
+  if (js->sub != NULL)
+    return sub_result(js, cb_map_key(js->sub, k, len));
   if (js->skip != 0 || js->depth < 1 || js->depth >= JS_PATH_MAX)
     return 1;
   js->path_key[js->depth] = js->ops->key(js, (const char *)k, len);
@@ -348,6 +402,14 @@ int js_set_string(json_stream_t *js, char **dst, const char *s, size_t len) {
 bool js_key_is(const char *k, size_t len, const char *lit) {
   size_t n = strlen(lit);
   return len == n && memcmp(k, lit, n) == 0;
+}
+
+int js_key_lookup(const js_key_def_t *defs, size_t n, const char *k,
+                  size_t len) {
+  for (size_t i = 0; i < n; i++)
+    if (js_key_is(k, len, defs[i].name))
+      return defs[i].id;
+  return 0;
 }
 
 static bool is_digit(char c) {

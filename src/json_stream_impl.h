@@ -84,6 +84,7 @@ struct json_stream_s {
   bool failed;                /* error[] holds the first error */
   uint64_t offset;            /* bytes fed before the current chunk */
   char error[128];
+  json_stream_t *sub; /* js_delegate(): gets the events for now; not owned */
 };
 
 /* Allocates size bytes (a parser struct whose first member is the
@@ -93,6 +94,14 @@ json_stream_t *js_alloc(size_t size, const json_stream_ops_t *ops);
 /* Records the first error of the document (printf-style, kept short). */
 void js_fail(json_stream_t *js, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+
+/* From an open hook only: the container being opened, and everything inside
+ * it, goes to sub (another parser, whose top-level kind it must be) as a
+ * document of its own; this parser sees nothing more of it but its close
+ * hook when it ends.  A failure of sub fails this document with sub's error.
+ * sub stays the caller's and must outlive the container.  0, or -1 when sub
+ * refused the container (its error copied here). */
+int js_delegate(json_stream_t *js, json_stream_t *sub, bool is_map);
 
 /* The key id of the member being read in the container at depth d, 0 when
  * unknown, d out of range, or that container is an array. */
@@ -113,6 +122,17 @@ int js_number_to_int64(const char *s, size_t len, int64_t *out);
 
 /* Key comparison: the key (not NUL-terminated) equals the C string lit. */
 bool js_key_is(const char *k, size_t len, const char *lit);
+
+/* A parser's member names and the ids it gives them. */
+typedef struct {
+  const char *name;
+  int id;
+} js_key_def_t;
+/* The id of key k in defs[0..n), 0 when it is none of them. */
+int js_key_lookup(const js_key_def_t *defs, size_t n, const char *k,
+                  size_t len);
+#define JS_KEYS(defs, k, len)                                                  \
+  js_key_lookup(defs, sizeof(defs) / sizeof(defs[0]), k, len)
 
 /* Parses a small, complete document whose top level is an object and copies
  * the string values of the top-level members named in names[0..n) into out[]

@@ -12,7 +12,7 @@
 
 #include <stdlib.h>
 
-static void on_container(void *ud, container_t *c) {
+void lists_add_container(void *ud, container_t *c) {
   req_t *r = ud;
   const source_conf_t *conf = &r->s->conf;
   if (!source_conf_keeps(&conf->ct_include, &conf->ct_exclude, c->name)) {
@@ -28,6 +28,7 @@ static void on_list_done(void *ud, const http_result_t *res) {
   source_t *s = r->s;
   inv_env_t *e = r->env;
 
+  e->slow = res->slow; /* asked after the others next poll */
   if (!req_answered(r, res)) {
     fault_request(s, r, res);
     inv_env_list_abort(e);
@@ -58,28 +59,28 @@ static void on_list_done(void *ud, const http_result_t *res) {
   inspects_host_ready(s, e);
 }
 
-void lists_queue(source_t *s, inv_env_t *e) {
-  req_t *r = req_new(s, REQ_LIST);
-  if (r == NULL) {
+const char *lists_label_key(const source_t *s) {
+  return s->conf.ti_mode == TYPE_INSTANCE_LABEL ? s->conf.ti_label : NULL;
+}
+
+void lists_start(source_t *s, inv_env_t *e, req_t *r, const char *url,
+                 http_done_cb done) {
+  if (r == NULL || r->js == NULL || url == NULL) {
+    req_free(r);
     inv_env_list_abort(e);
     return;
   }
   r->env = e;
   inv_env_list_begin(e);
-  r->js = docker_list_parser_new(
-      s->conf.ti_mode == TYPE_INSTANCE_LABEL ? s->conf.ti_label : NULL,
-      on_container, r);
-  if (r->js == NULL) {
+  if (req_queue(s, r, "GET", url, NULL, NULL, NULL, done) != 0)
     inv_env_list_abort(e);
-    req_free(r);
-    return;
-  }
+}
+
+void lists_queue(source_t *s, inv_env_t *e) {
+  req_t *r = req_new(s, REQ_LIST);
+  if (r != NULL)
+    r->js = docker_list_parser_new(lists_label_key(s), lists_add_container, r);
   char *url = req_docker_url(s, e, DOCKER_PATH_LIST);
-  if (url == NULL) {
-    inv_env_list_abort(e);
-    req_free(r);
-  } else if (req_queue(s, r, "GET", url, NULL, NULL, NULL, on_list_done) != 0) {
-    inv_env_list_abort(e);
-  }
+  lists_start(s, e, r, url, on_list_done);
   free(url);
 }

@@ -45,9 +45,105 @@ int pt_path_endpoints(char *buf, size_t size, int64_t start, int64_t limit) {
   return 0;
 }
 
+int pt_path_endpoint(char *buf, size_t size, int64_t id) {
+  if (buf == NULL || size == 0)
+    return -1;
+  buf[0] = '\0';
+  int n = snprintf(buf, size, "/api/endpoints/%" PRId64, id);
+  if (id < 0 || n < 0 || (size_t)n >= size) {
+    buf[0] = '\0';
+    return -1;
+  }
+  return 0;
+}
+
+/* ---- Edge agents ------------------------------------------------------- */
+
+int64_t pt_edge_now(const pt_endpoint_t *e, int64_t date) {
+  return e->query_date > 0 ? e->query_date : (date > 0 ? date : 0);
+}
+
+int64_t pt_edge_checkin_interval(const pt_endpoint_t *e) {
+  if (!e->async)
+    return e->checkin_interval > 0 ? e->checkin_interval
+                                   : PT_EDGE_CHECKIN_DEFAULT;
+  /* The global settings' values are not in the list: their default (60)
+   * stands in, which is also the cap of Portainer's rule. */
+  int64_t v = PT_EDGE_ASYNC_INTERVAL;
+  const int64_t iv[] = {e->ping_interval, e->command_interval,
+                        e->snapshot_interval};
+  for (size_t i = 0; i < sizeof(iv) / sizeof(iv[0]); i++)
+    if (iv[i] > 0 && iv[i] < v)
+      v = iv[i];
+  return v;
+}
+
+pt_edge_state_t pt_edge_state(const pt_endpoint_t *e, int64_t date) {
+  if (e == NULL || e->type != PT_ENV_EDGE_DOCKER)
+    return PT_EDGE_NONE;
+  if (!e->has_edge_id)
+    return PT_EDGE_NO_AGENT;
+  if (e->heartbeat == 0)
+    return PT_EDGE_OFFLINE;
+  int64_t now = pt_edge_now(e, date);
+  if (e->last_check_in >= 0 && now > 0) {
+    if (e->last_check_in == 0)
+      return PT_EDGE_OFFLINE; /* never checked in */
+    int64_t limit = 2 * pt_edge_checkin_interval(e) + PT_EDGE_ONLINE_SLACK;
+    if (now - e->last_check_in > limit)
+      return PT_EDGE_OFFLINE;
+  }
+  return PT_EDGE_ONLINE;
+}
+
+int64_t pt_edge_snapshot_max_age(const pt_endpoint_t *e) {
+  int64_t iv =
+      e->snapshot_interval > 0 ? e->snapshot_interval : PT_EDGE_ASYNC_INTERVAL;
+  return 2 * iv + PT_EDGE_ONLINE_SLACK;
+}
+
 /* ---- GET /api/endpoints ------------------------------------------------ */
 
-enum { K_OTHER = 0, K_ID, K_NAME, K_TYPE, K_STATUS, K_GROUP, K_TAGS };
+enum {
+  K_OTHER = 0,
+  K_ID,
+  K_NAME,
+  K_TYPE,
+  K_STATUS,
+  K_GROUP,
+  K_TAGS,
+  K_EDGE_ID,
+  K_HEARTBEAT,
+  K_LAST_CHECK_IN,
+  K_QUERY_DATE,
+  K_CHECKIN,
+  K_EDGE, /* the Edge object, and inside it: */
+  K_ASYNC,
+  K_PING_IV,
+  K_SNAPSHOT_IV,
+  K_COMMAND_IV,
+};
+
+static const js_key_def_t item_keys[] = {
+    {"Id", K_ID},
+    {"Name", K_NAME},
+    {"Type", K_TYPE},
+    {"Status", K_STATUS},
+    {"GroupId", K_GROUP},
+    {"TagIds", K_TAGS},
+    {"EdgeID", K_EDGE_ID},
+    {"Heartbeat", K_HEARTBEAT},
+    {"LastCheckInDate", K_LAST_CHECK_IN},
+    {"QueryDate", K_QUERY_DATE},
+    {"EdgeCheckinInterval", K_CHECKIN},
+    {"Edge", K_EDGE},
+};
+static const js_key_def_t edge_keys[] = {
+    {"AsyncMode", K_ASYNC},
+    {"PingInterval", K_PING_IV},
+    {"SnapshotInterval", K_SNAPSHOT_IV},
+    {"CommandInterval", K_COMMAND_IV},
+};
 
 typedef struct {
   json_stream_t base;
@@ -60,21 +156,17 @@ typedef struct {
 } endpoints_parser_t;
 
 static int ep_key(json_stream_t *js, const char *k, size_t len) {
-  if (js->depth != 2)
-    return K_OTHER;
-  if (js_key_is(k, len, "Id"))
-    return K_ID;
-  if (js_key_is(k, len, "Name"))
-    return K_NAME;
-  if (js_key_is(k, len, "Type"))
-    return K_TYPE;
-  if (js_key_is(k, len, "Status"))
-    return K_STATUS;
-  if (js_key_is(k, len, "GroupId"))
-    return K_GROUP;
-  if (js_key_is(k, len, "TagIds"))
-    return K_TAGS;
-  return K_OTHER; /* Snapshots, Kubernetes, ...: skipped unread */
+  if (js->depth == 2)
+    return JS_KEYS(item_keys, k, len); /* Snapshots, Kubernetes...: skipped */
+  if (js->depth == 3 && js_key_at(js, 2) == K_EDGE)
+    return JS_KEYS(edge_keys, k, len);
+  return K_OTHER;
+}
+
+/* Fields an item starts with, before (or without) the document's. */
+static void ep_defaults(pt_endpoint_t *e) {
+  e->heartbeat = -1;
+  e->last_check_in = -1;
 }
 
 static int ep_open(json_stream_t *js, bool is_map) {
@@ -94,14 +186,22 @@ static int ep_open(json_stream_t *js, bool is_map) {
       js_fail(js, "out of memory");
       return JS_ABORT;
     }
+    ep_defaults(p->cur);
     p->have_id = false;
     p->tags_cap = 0;
     return JS_DESCEND;
   case 3:
-    if (is_map || js_key_at(js, 2) != K_TAGS)
-      return JS_SKIP;
-    p->cur->tag_ids_num = 0; /* the last TagIds counts */
-    return JS_DESCEND;
+    if (!is_map && js_key_at(js, 2) == K_TAGS) {
+      p->cur->tag_ids_num = 0; /* the last TagIds counts */
+      return JS_DESCEND;
+    }
+    if (is_map && js_key_at(js, 2) == K_EDGE) {
+      pt_endpoint_t *e = p->cur; /* the last Edge object counts */
+      e->async = false;
+      e->ping_interval = e->snapshot_interval = e->command_interval = 0;
+      return JS_DESCEND;
+    }
+    return JS_SKIP;
   }
   return JS_SKIP;
 }
@@ -135,6 +235,19 @@ static int add_tag(endpoints_parser_t *p, int64_t tag) {
   return 1;
 }
 
+/* A member of the Edge object. */
+static void edge_scalar(pt_endpoint_t *e, int key, const js_value_t *v,
+                        bool num, int64_t n) {
+  if (key == K_ASYNC && v->type == JS_BOOL)
+    e->async = v->boolean;
+  else if (key == K_PING_IV && num)
+    e->ping_interval = n;
+  else if (key == K_SNAPSHOT_IV && num)
+    e->snapshot_interval = n;
+  else if (key == K_COMMAND_IV && num)
+    e->command_interval = n;
+}
+
 static int ep_scalar(json_stream_t *js, const js_value_t *v) {
   endpoints_parser_t *p = (endpoints_parser_t *)js;
   pt_endpoint_t *e = p->cur;
@@ -148,12 +261,35 @@ static int ep_scalar(json_stream_t *js, const js_value_t *v) {
   int64_t n = 0;
   bool num =
       v->type == JS_NUMBER && js_number_to_int64(v->str, v->len, &n) == 0;
-  if (js->depth == 3) { /* inside TagIds */
+  if (js->depth == 3) { /* inside TagIds or Edge */
+    if (js_key_at(js, 2) == K_EDGE) {
+      edge_scalar(e, js_key_at(js, 3), v, num, n);
+      return 1;
+    }
     return num ? add_tag(p, n) : 1;
   }
   if (js->depth != 2)
     return 1;
   switch (js_key_at(js, 2)) {
+  case K_EDGE_ID:
+    e->has_edge_id = v->type == JS_STRING && v->len > 0;
+    return 1;
+  case K_HEARTBEAT:
+    if (v->type == JS_BOOL)
+      e->heartbeat = v->boolean ? 1 : 0;
+    return 1;
+  case K_LAST_CHECK_IN:
+    if (num)
+      e->last_check_in = n < 0 ? 0 : n;
+    return 1;
+  case K_QUERY_DATE:
+    if (num)
+      e->query_date = n < 0 ? 0 : n;
+    return 1;
+  case K_CHECKIN:
+    if (num)
+      e->checkin_interval = n;
+    return 1;
   case K_ID:
     if (num) {
       e->id = n;
@@ -229,6 +365,102 @@ void pt_endpoints_counts(const json_stream_t *js, size_t *entries,
   const endpoints_parser_t *p = (const endpoints_parser_t *)js;
   *entries = p->entries;
   *malformed = p->malformed;
+}
+
+/* ---- GET /api/endpoints/{id}: the snapshot ----------------------------- */
+
+/* Member ids by depth: 1 the environment, 3 Snapshots[0], 4 its raw data. */
+enum { S_OTHER = 0, S_SNAPSHOTS, S_TIME, S_RAW, S_CONTAINERS };
+
+typedef struct {
+  json_stream_t base;
+  pt_snapshot_t *out;
+  json_stream_t *containers; /* the Docker list parser they go to */
+  int64_t items;             /* items of Snapshots seen */
+  bool delegated;            /* Containers went to it once already */
+} snapshot_parser_t;
+
+static int snap_key(json_stream_t *js, const char *k, size_t len) {
+  switch (js->depth) {
+  case 1:
+    return js_key_is(k, len, "Snapshots") ? S_SNAPSHOTS : S_OTHER;
+  case 3:
+    if (js_key_is(k, len, "Time"))
+      return S_TIME;
+    return js_key_is(k, len, "DockerSnapshotRaw") ? S_RAW : S_OTHER;
+  case 4:
+    return js_key_is(k, len, "Containers") ? S_CONTAINERS : S_OTHER;
+  }
+  return S_OTHER;
+}
+
+static int snap_open(json_stream_t *js, bool is_map) {
+  snapshot_parser_t *p = (snapshot_parser_t *)js;
+  switch (js->depth) {
+  case 1:
+    return JS_DESCEND;
+  case 2: /* Snapshots */
+    return is_map ? JS_SKIP : JS_DESCEND;
+  case 3: /* only Snapshots[0] counts */
+    if (p->items++ != 0 || !is_map)
+      return JS_SKIP;
+    p->out->present = true;
+    return JS_DESCEND;
+  case 4: /* DockerSnapshotRaw */
+    return is_map && js_key_at(js, 3) == S_RAW ? JS_DESCEND : JS_SKIP;
+  case 5: /* Containers */
+    if (is_map || p->delegated || js_key_at(js, 4) != S_CONTAINERS)
+      return JS_SKIP;
+    p->delegated = true;
+    p->out->containers = true;
+    return js_delegate(js, p->containers, is_map) == 0 ? JS_DESCEND : JS_ABORT;
+  }
+  return JS_SKIP;
+}
+
+static int snap_scalar(json_stream_t *js, const js_value_t *v) {
+  snapshot_parser_t *p = (snapshot_parser_t *)js;
+  int64_t n = 0;
+  if (js->depth == 2) { /* a scalar item of Snapshots: not an object */
+    p->items++;
+    return 1;
+  }
+  if (js->depth == 3 && p->items == 1 && js_key_at(js, 3) == S_TIME &&
+      v->type == JS_NUMBER && js_number_to_int64(v->str, v->len, &n) == 0)
+    p->out->time = n > 0 ? n : 0;
+  return 1;
+}
+
+static void snap_destroy(json_stream_t *js) {
+  snapshot_parser_t *p = (snapshot_parser_t *)js;
+  json_stream_free(p->containers);
+}
+
+static const json_stream_ops_t snapshot_ops = {
+    .top = JS_TOP_OBJECT,
+    .key = snap_key,
+    .scalar = snap_scalar,
+    .open = snap_open,
+    .destroy = snap_destroy,
+};
+
+json_stream_t *pt_snapshot_parser_new(const char *label_key,
+                                      docker_container_cb cb, void *ud,
+                                      pt_snapshot_t *out) {
+  if (cb == NULL || out == NULL)
+    return NULL;
+  snapshot_parser_t *p =
+      (snapshot_parser_t *)js_alloc(sizeof(*p), &snapshot_ops);
+  if (p == NULL)
+    return NULL;
+  memset(out, 0, sizeof(*out));
+  p->out = out;
+  p->containers = docker_list_parser_new(label_key, cb, ud);
+  if (p->containers == NULL) {
+    json_stream_free(&p->base);
+    return NULL;
+  }
+  return &p->base;
 }
 
 /* ---- POST /api/auth ---------------------------------------------------- */

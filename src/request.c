@@ -54,6 +54,22 @@ void source_set_auth_header(source_t *s) {
              s->conf.token);
 }
 
+/* Pages and the login first: everything else waits on them.  Then each
+ * host's list, snapshot and events, the hosts that were slow to answer last
+ * poll after the others; inspects last (inspects.c hands them over a window
+ * at a time). */
+static http_prio_t req_prio(const req_t *r) {
+  switch (r->kind) {
+  case REQ_AUTH:
+  case REQ_PAGE:
+    return HTTP_PRIO_URGENT;
+  case REQ_INSPECT:
+    return HTTP_PRIO_LOW;
+  default:
+    return r->env != NULL && r->env->slow ? HTTP_PRIO_NORMAL : HTTP_PRIO_HIGH;
+  }
+}
+
 int req_queue(source_t *s, req_t *r, const char *method, const char *url,
               const char *extra_header, const char *body, http_body_cb on_body,
               http_done_cb done) {
@@ -65,7 +81,8 @@ int req_queue(source_t *s, req_t *r, const char *method, const char *url,
     headers[n++] = extra_header;
   if (on_body == NULL && r->js != NULL)
     on_body = on_json_body;
-  int rc = http_request(s->http, method, url, headers, body, on_body, done, r);
+  int rc = http_request_prio(s->http, req_prio(r), method, url, headers, body,
+                             on_body, done, r);
   if (rc != 0)
     req_free(r);
   return rc;

@@ -51,6 +51,7 @@ source_t *source_new(source_conf_t *conf, const char *default_host,
     source_free(s);
     return NULL;
   }
+  http_client_set_feed(s->http, inspects_feed, s);
   source_set_auth_header(s);
   return s;
 }
@@ -68,6 +69,7 @@ void source_free(source_t *s) {
   free(s->inspects);
   free(s->seen_ids);
   free(s->seen_used);
+  free(s->ihosts);
   free(s);
 }
 
@@ -80,7 +82,7 @@ static double wall_seconds(void) {
 /* Resets the per-poll state and queues the first request. */
 static void poll_start(source_t *s) {
   s->now = (int64_t)wall_seconds();
-  s->inspects_num = s->inspects_next = s->inspects_running = 0;
+  s->inspects_num = s->ihosts_num = s->ihosts_turn = 0;
   s->pages_ok = true;
   s->api_answered = false;
   s->auth_retried = false;

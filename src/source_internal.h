@@ -5,7 +5,9 @@
  *
  *   source.c        the poll itself: start, run the http loop, close
  *   login.c         Portainer: POST /api/auth for a JWT
- *   environments.c  Portainer: the environment pages, which hosts to ask
+ *   environments.c  Portainer: the environment pages
+ *   edge.c          Portainer: which environments are asked (Edge agents)
+ *   snapshots.c     Portainer: async Edge agents, from Portainer's snapshot
  *   lists.c         per Docker host: the container list
  *   events.c        per Docker host: the daemon's events since the last poll
  *   inspects.c      per Docker host: commit the list, inspect what changed
@@ -37,6 +39,12 @@ typedef struct {
   inv_env_t *env;
   container_t *c;
 } pending_inspect_t;
+
+/* One host's inspects of this poll: s->inspects[next..end). */
+typedef struct {
+  inv_env_t *env;
+  size_t next, end;
+} inspect_host_t;
 
 struct source_s {
   source_conf_t conf;
@@ -75,12 +83,14 @@ struct source_s {
   bool pages_repeated;    /* paging stopped on a page with nothing new */
   char paging_fault[64], malformed_fault[64];
 
-  /* Inspects wait here and are handed to the http client a few at a time,
-   * so that a cold poll of 50k containers does not hold 50k parsers and
-   * requests at once. */
+  /* Inspects wait here and are handed to the http client when it asks
+   * for work (http_client_set_feed), one host after another, so that a
+   * cold poll of 50k containers does not hold 50k parsers and requests at
+   * once and no host's inspects take every slot. */
   pending_inspect_t *inspects;
-  size_t inspects_num, inspects_cap, inspects_next;
-  size_t inspects_running;
+  size_t inspects_num, inspects_cap;
+  inspect_host_t *ihosts; /* hosts with inspects left, in turn */
+  size_t ihosts_num, ihosts_cap, ihosts_turn;
 };
 
 typedef enum {
@@ -88,7 +98,8 @@ typedef enum {
   REQ_PAGE,
   REQ_LIST,
   REQ_EVENTS,
-  REQ_INSPECT
+  REQ_INSPECT,
+  REQ_SNAPSHOT /* GET /api/endpoints/{id}: an async Edge agent's snapshot */
 } req_kind_t;
 
 /* The context of one request of a poll. */
@@ -107,6 +118,7 @@ typedef struct {
   void (*then)(source_t *s); /* REQ_AUTH: what waits for the JWT */
   bool nomem; /* something of the answer was lost to an allocation failure:
                  the request counts as failed ("other: out of memory") */
+  pt_snapshot_t snap; /* REQ_SNAPSHOT: what the document said */
 } req_t;
 
 /* --- request.c ------------------------------------------------------------ */
@@ -185,15 +197,46 @@ void environments_start(source_t *s);
 void environments_poll_begin(source_t *s);
 void environments_poll_end(source_t *s);
 
+/* --- edge.c, snapshots.c ---------------------------------------------------
+ */
+
+/* Environment e is in the list as item ep, on a page answered at date (its
+ * Date header): asks for its containers (lists.c), for Portainer's snapshot
+ * of it (an async Edge agent), or, an Edge agent that is offline, nothing:
+ * up 0, logged once. */
+void edge_ask(source_t *s, inv_env_t *e, const pt_endpoint_t *ep, int64_t date);
+/* Logs, once, what keeps an Edge environment at up 0 (slot e->edge_fault,
+ * signature sig); "" ends it: the line back (msg) is logged if it was set. */
+void edge_fault(source_t *s, inv_env_t *e, const char *sig, const char *msg);
+/* "2026-11-22 10:15:03 UTC" into buf (at least 32 bytes). */
+void edge_utc(int64_t t, char *buf, size_t size);
+/* An async Edge agent: GET /api/endpoints/{id}, its containers from the
+ * snapshot when fresh (ep tells how fresh it must be). */
+void snapshots_queue(source_t *s, inv_env_t *e, const pt_endpoint_t *ep);
+
 /* --- lists.c, events.c, inspects.c -----------------------------------------
  */
 
 void lists_queue(source_t *s, inv_env_t *e);
+/* Begins e's list and queues r for it: a REQ_LIST or REQ_SNAPSHOT whose
+ * parser r->js was just made (r or r->js NULL: out of memory; url NULL: no
+ * URL).  On any failure the list is aborted: e reads up 0 this poll. */
+void lists_start(source_t *s, inv_env_t *e, req_t *r, const char *url,
+                 http_done_cb done);
+/* The label whose value fills type_instance (TypeInstance "label:KEY"), or
+ * NULL. */
+const char *lists_label_key(const source_t *s);
+/* A container of e's list (r: the REQ_LIST or REQ_SNAPSHOT request): kept
+ * when ContainerInclude/Exclude keep it. */
+void lists_add_container(void *r, container_t *c);
 /* Asks each Docker host behind e what happened since the last poll; false
  * when no events request could be queued. */
 bool events_queue_all(source_t *s, inv_env_t *e);
 /* The list (and its events, if any) of e are in: commit, then inspect what
  * needs it. */
 void inspects_host_ready(source_t *s, inv_env_t *e);
+/* The http client's feed (http_client_set_feed): hands it the next inspects.
+ */
+void inspects_feed(void *source);
 
 #endif

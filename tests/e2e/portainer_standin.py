@@ -27,20 +27,34 @@ Config file (JSON)::
         {"id": 1, "name": "local", "kind": "docker", "socket": "/run/x/docker.sock"},
         {"id": 2, "name": "swarm", "kind": "agent",
          "nodes": [{"name": "node-a", "socket": "..."}, {"name": "node-b", "socket": "..."}]},
-        {"id": 3, "name": "edge", "kind": "edge", "delay": 0},
+        {"id": 3, "name": "edge", "kind": "edge"},
         {"id": 4, "name": "kube", "kind": "kubernetes"},
         {"id": 5, "name": "gone", "kind": "down", "type": 2},
-        {"id": 6, "name": "deadsock", "kind": "socket_down", "socket": "/nonexistent/docker.sock"}
+        {"id": 6, "name": "deadsock", "kind": "socket_down", "socket": "/nonexistent/docker.sock"},
+        {"id": 7, "name": "hole", "kind": "blackhole"}
       ]
     }
 
 Environment keys common to all kinds: id, name, kind, type (override), group_id,
 tag_ids, status (fixed Status; default: set by the snapshot job), url,
-public_url, engine ("docker"|"podman"), mode ("ok"|"down"|"edge"|"slow"|"error"),
-delay (seconds, for slow/edge), error_status, error_body, resource_controls.
+public_url, engine ("docker"|"podman"), mode ("ok"|"down"|"edge"|"slow"|"error"|
+"blackhole"), delay (seconds, for slow/edge), error_status, error_body,
+resource_controls.
+
 Edge keys: edge_id ("" = no agent registered), async, trusted, tunnel (bool:
-the tunnel opens and requests go to ``socket``), socket (snapshots/tunnel),
-last_check_in_ago (seconds, default 1).
+while the agent checks in, the tunnel opens and requests go to ``socket``),
+socket (snapshots/tunnel), checkin_interval (EdgeCheckinInterval; 0: the
+global edge_checkin_interval), ping_interval / snapshot_interval /
+command_interval (the Edge object's, for async agents), checking_in (bool,
+default true: the agent checks in every check-in interval, so LastCheckInDate
+advances in steps; false: it stopped, LastCheckInDate stays), snapshots (bool,
+default true: the agent sends snapshots while it checks in), snapshot_age
+(control only: the snapshot Portainer holds is that many seconds old),
+last_check_in_ago / last_check_in (a fixed LastCheckInDate, relative or unix
+seconds; 0: never).  Without tunnel a proxied request waits ``delay``, by
+default 2 x the check-in interval as Portainer does, then answers 500.
+Settings: edge_checkin_interval (5), edge_async_intervals ({"ping": 60,
+"snapshot": 60, "command": 60}).
 """
 
 import argparse
@@ -54,6 +68,7 @@ import ipaddress
 import json
 import os
 import re
+import select
 import signal
 import socket
 import sys
@@ -67,8 +82,12 @@ AUTH_COOKIE = "portainer_api_key"
 AGENT_TARGET_HEADER = "X-PortainerAgent-Target"
 
 KIND_TYPES = {"docker": 1, "socket_down": 1, "down": 1, "agent": 2, "edge": 4,
-              "kubernetes": 5}
-MODES = ("ok", "down", "edge", "slow", "error")
+              "kubernetes": 5, "blackhole": 2}
+MODES = ("ok", "down", "edge", "slow", "error", "blackhole")
+# Portainer's Edge rules (api/internal/endpointutils): online while
+# now - LastCheckInDate <= interval * 2 + 20; async agents use the smallest of
+# their ping, command and snapshot intervals, at most 60 s.
+EDGE_MULTIPLIER, EDGE_ADD, EDGE_ASYNC_DEFAULT = 2, 20, 60
 MAX_DELAY = 600.0  # every sleep is bounded
 
 HOP_BY_HOP = {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization",
@@ -275,6 +294,8 @@ class Env:
         self.snapshot = None       # last successful DockerSnapshot (Struct)
         self.snap_status = 1       # Status as the snapshot job last set it
         self.created = int(time.time())
+        self.checkin_epoch = time.time()   # the agent's first check-in
+        self.frozen_last = None            # LastCheckInDate once it stopped
 
     def get(self, k, default=None):
         v = self.cfg.get(k, default)
@@ -323,6 +344,8 @@ class Env:
             return "portainer.invalid:9443"
         if self.kind == "kubernetes":
             return "https://kubernetes.default.svc"
+        if self.kind == "blackhole":
+            return "tcp://blackhole.invalid:9001"
         return "tcp://unreachable.invalid:%d" % (9001 if self.type == 2 else 2375)
 
     def status(self):
@@ -331,6 +354,58 @@ class Env:
         if self.type in (3, 4, 7):  # skipped by the snapshot job
             return 1
         return self.snap_status
+
+    # -- Edge agents ---------------------------------------------------------
+
+    def _int(self, k):
+        try:
+            return int(self.get(k, 0))
+        except (TypeError, ValueError):
+            return 0
+
+    def checkin_interval(self, state):
+        """getEndpointCheckinInterval: the interval of Portainer's online rule."""
+        if self.get("async", False):
+            v = EDGE_ASYNC_DEFAULT
+            for own, glob in ((self._int("ping_interval"), state.edge_async["ping"]),
+                              (self._int("command_interval"), state.edge_async["command"]),
+                              (self._int("snapshot_interval"), state.edge_async["snapshot"])):
+                eff = own if own > 0 else glob
+                if 0 < eff < v:
+                    v = eff
+            return v
+        return self._int("checkin_interval") or state.checkin
+
+    def checking_in(self):
+        return bool(self.get("checking_in", True))
+
+    def last_check_in(self, state, now):
+        """LastCheckInDate: the agent's last poll of Portainer."""
+        if self.cfg.get("last_check_in") is not None:
+            return self._int("last_check_in")
+        if self.cfg.get("last_check_in_ago") is not None:
+            return int(now - float(self.cfg["last_check_in_ago"]))
+        if not self.checking_in():
+            return self.frozen_last if self.frozen_last is not None else 0
+        iv = max(1, self.checkin_interval(state))
+        ticks = max(0, int((now - self.checkin_epoch) // iv))
+        return int(self.checkin_epoch + ticks * iv)
+
+    def set_checking_in(self, on, state, now):
+        """The agent stops (LastCheckInDate stays) or starts checking in (at once)."""
+        if on and not self.checking_in():
+            self.checkin_epoch = now
+            self.cfg.pop("last_check_in", None)      # a fixed date no more:
+            self.cfg.pop("last_check_in_ago", None)  # it ticks from now on
+        elif not on and self.checking_in():
+            self.frozen_last = self.last_check_in(state, now)
+        self.cfg["checking_in"] = bool(on)
+
+    def tunnel_wait(self, state):
+        """TunnelAddr: an agent without tunnel is waited for 2 x its check-in interval."""
+        if self.cfg.get("delay") is not None:
+            return self.delay
+        return min(MAX_DELAY, float(EDGE_MULTIPLIER * self.checkin_interval(state)))
 
     def edge_id(self):
         if self.type not in (4, 7):
@@ -364,6 +439,10 @@ class State:
         self.rate_per_sec = int(config.get("auth_rate_limit_per_second", 10))
         self.ban_seconds = float(config.get("auth_ban_seconds", 3600))
         self.checkin = int(config.get("edge_checkin_interval", 5))
+        self.edge_async = {"ping": 60, "snapshot": 60, "command": 60}
+        self.edge_async.update({k: int(v) for k, v in
+                                (config.get("edge_async_intervals") or {}).items()
+                                if k in self.edge_async})
         self.secret = os.urandom(32)   # per process: a restart invalidates JWTs
         self.jwt_generation = 0
         self.revoked = set()
@@ -479,16 +558,18 @@ class State:
             return
         with env.lock:
             if env.type == 4:
-                # Edge agents push their own snapshots; Status is untouched.
+                # Edge agents push their own snapshots while they check in;
+                # Status is untouched.
                 sock = env.get("socket")
-                if sock:
+                if sock and env.checking_in() and env.get("snapshots", True):
                     try:
                         env.snapshot = build_snapshot([(None, sock)], env)
                     except (OSError, ValueError):
                         pass
                 return
             try:
-                if env.mode in ("down", "edge", "error") or env.kind == "down":
+                if env.mode in ("down", "edge", "error", "blackhole") \
+                        or env.kind in ("down", "blackhole"):
                     raise OSError("environment unreachable")
                 if env.kind == "agent":
                     nodes = [(n.get("name"), n.get("socket")) for n in env.nodes]
@@ -627,11 +708,10 @@ def endpoint_json(state, env, with_snapshot, now):
         allowContainerCapabilitiesForRegularUsers=True,
         allowSysctlSettingForRegularUsers=False, enableHostManagementFeatures=False)
     if is_edge:
-        last = int(now - float(env.get("last_check_in_ago", 1)))
-        checkin = d["EdgeCheckinInterval"]
+        last = env.last_check_in(state, now)
         d["LastCheckInDate"] = last
         d["QueryDate"] = int(now)
-        d["Heartbeat"] = int(now) - last <= checkin * 2 + 20
+        d["Heartbeat"] = edge_online(d, env.checkin_interval(state))
     else:
         d["LastCheckInDate"] = 0
         d["QueryDate"] = 0
@@ -639,8 +719,10 @@ def endpoint_json(state, env, with_snapshot, now):
     if is_edge and env.get("trusted", True):
         d["UserTrusted"] = True
     d["PostInitMigrations"] = Struct(MigrateIngresses=True, MigrateGPUs=True)
-    d["Edge"] = Struct(AsyncMode=bool(env.get("async", False)), PingInterval=0,
-                       SnapshotInterval=0, CommandInterval=0)
+    d["Edge"] = Struct(AsyncMode=bool(env.get("async", False)),
+                       PingInterval=env._int("ping_interval"),
+                       SnapshotInterval=env._int("snapshot_interval"),
+                       CommandInterval=env._int("command_interval"))
     d["Agent"] = Struct(Version=state.version if t in (2, 4, 6, 7) else "")
     d["AuthorizedUsers"] = None
     d["AuthorizedTeams"] = None
@@ -649,7 +731,7 @@ def endpoint_json(state, env, with_snapshot, now):
 
 
 def edge_online(d, checkin):
-    return d["QueryDate"] - d["LastCheckInDate"] <= checkin * 2 + 20
+    return d["QueryDate"] - d["LastCheckInDate"] <= checkin * EDGE_MULTIPLIER + EDGE_ADD
 
 
 # --------------------------------------------------------------------------
@@ -1043,7 +1125,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if statuses:
                 s = d["Status"]
                 if d["Type"] in (4, 7):
-                    s = 1 if edge_online(d, d["EdgeCheckinInterval"]) else 2
+                    s = 1 if edge_online(d, e.checkin_interval(st)) else 2
                 if s not in statuses:
                     continue
             if tags:
@@ -1100,6 +1182,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             kind = "docker_other"
         st.count(kind, env.id)
         mode = env.mode
+        if mode == "blackhole" or env.kind == "blackhole":
+            self.hold_until_client_leaves()
+            return
         if mode == "slow":
             st.stopping.wait(env.delay)
         elif mode == "down":
@@ -1128,8 +1213,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if not env.get("trusted", True):
                 raise json_error(500, "Unable to get the active tunnel",
                                  "Cannot open a tunnel for an invalid environment")
-            if not (env.get("tunnel", False) and env.get("socket")):
-                st.stopping.wait(env.delay)
+            if not (env.get("tunnel", False) and env.get("socket") and env.checking_in()):
+                # The tunnel opens only when the agent checks in and sees the
+                # request: Portainer waits 2 x the check-in interval for it.
+                st.stopping.wait(env.tunnel_wait(st))
                 raise json_error(500, "Unable to get the active tunnel",
                                  "Unable to open the tunnel")
             # Open tunnel: a standalone agent (version prefix stripped).
@@ -1140,6 +1227,23 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return
         # Type 1 on a unix socket (docker, socket_down).
         self.forward(env, env.socket(), rest, query, body, kind, agent=False)
+
+    def hold_until_client_leaves(self):
+        """A TCP agent that accepts and never answers: Portainer's proxy has no
+        deadline of its own, so the request hangs until the client gives up
+        (or MAX_DELAY, or the stand-in stops).  Nothing is sent."""
+        sock = self.connection
+        deadline = time.monotonic() + MAX_DELAY
+        while time.monotonic() < deadline and not self.state.stopping.is_set():
+            try:
+                ready, _, _ = select.select([sock], [], [], 0.2)
+                if ready and not sock.recv(1, socket.MSG_PEEK):
+                    break           # the client closed its end
+            except (OSError, ValueError):
+                break
+            if ready:
+                time.sleep(0.2)     # a pipelined request: keep holding
+        self.close_connection = True
 
     def upstream_headers(self, body):
         h = {}
@@ -1396,6 +1500,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     st.api_keys = set(payload["api_keys"])
                 if "users" in payload:
                     st.set_users(payload["users"])
+                if isinstance(payload.get("edge_async_intervals"), dict):
+                    st.edge_async.update({k: int(v) for k, v in
+                                          payload["edge_async_intervals"].items()
+                                          if k in st.edge_async})
                 for key, attr, conv in (("jwt_lifetime", "jwt_lifetime", float),
                                         ("snapshot_interval", "snapshot_interval", float),
                                         ("auth_rate_limit", "rate_limit", bool),
@@ -1449,7 +1557,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     raise Reply(400, json.dumps({"error": "mode must be one of %s"
                                                  % (MODES,)}).encode())
                 upd.pop("id", None)
+                now = time.time()
                 with st.lock:
+                    if "checking_in" in upd:
+                        env.set_checking_in(bool(upd.pop("checking_in")), st, now)
+                    age = upd.pop("snapshot_age", None)
+                    if age is not None and env.snapshot is not None:
+                        env.snapshot["Time"] = int(now - float(age))
                     env.cfg.update(upd)
                 raise Reply(200, json.dumps(env.public()).encode())
         raise Reply(404, b'{"error":"unknown control path"}')
@@ -1568,8 +1682,9 @@ def example_config(hosts, api_key="ptr_e2eStandInTestKey000000000000000000000000
     """A config with every kind of environment, for ``hosts`` = [(name, socket), ...].
 
     Ids: 1 docker (first host), 2 Swarm agent (all hosts as nodes), 3 Edge (no
-    tunnel), 4 Kubernetes, 5 down TCP agent, 6 dead unix socket, and 7.. one
-    docker environment per further host.
+    tunnel; its 500 comes at once here, the suites using it check the message,
+    not Portainer's wait), 4 Kubernetes, 5 down TCP agent, 6 dead unix socket,
+    and 7.. one docker environment per further host.
     """
     envs = []
     if hosts:

@@ -138,6 +138,21 @@ def run(run_dir):
             {"id": 10, "name": "edge-noagent", "kind": "edge", "edge_id": ""},
             {"id": 11, "name": "edge-untrusted", "kind": "edge", "trusted": False},
             {"id": 12, "name": "edge-stale", "kind": "edge", "last_check_in_ago": 3600},
+            # Portainer's timing and rules (§1.4, §3.5), checked in checks_edge.
+            {"id": 13, "name": "edge-wait", "kind": "edge", "checkin_interval": 1},
+            {"id": 14, "name": "edge-30", "kind": "edge", "last_check_in_ago": 30},
+            {"id": 15, "name": "edge-31", "kind": "edge", "last_check_in_ago": 31},
+            {"id": 16, "name": "edge-ticks", "kind": "edge", "checkin_interval": 1,
+             "tunnel": True, "socket": h1.socket},
+            {"id": 17, "name": "async-140", "kind": "edge", "async": True,
+             "last_check_in_ago": 140},
+            {"id": 18, "name": "async-141", "kind": "edge", "async": True,
+             "last_check_in_ago": 141},
+            {"id": 19, "name": "async-snap10", "kind": "edge", "async": True,
+             "snapshot_interval": 10, "last_check_in_ago": 41},
+            {"id": 20, "name": "async-h1", "kind": "edge", "async": True,
+             "socket": h1.socket},
+            {"id": 21, "name": "hole", "kind": "blackhole"},
         ]
         cfg_path = os.path.join(run_dir, "standin.json")
         with open(cfg_path, "w") as f:
@@ -155,6 +170,7 @@ def run(run_dir):
         checks_agent(c, K)
         checks_broken(c, K)
         checks_control(c, K, h2)
+        checks_edge(c, K, port)
         checks_keepalive(port)
         checks_ratelimit(c)
 
@@ -559,6 +575,102 @@ def checks_control(c, K, h2):
           cn)
     s, h, b = c.request("GET", "/__standin/nope")
     check("control: unknown control path is a 404", s == 404, s)
+
+
+def edge_env(c, K, eid):
+    s, _, b = c.request("GET", "/api/endpoints/%d?excludeSnapshot=true" % eid, headers=K)
+    return jload(b) or {}
+
+
+def checks_edge(c, K, port):
+    """Portainer's Edge timing and rules (reference §1.4, §1.7, §3.5, §4)."""
+    t0 = time.monotonic()
+    s, _, b = c.request("GET", "/api/endpoints/13/docker/containers/json", headers=K)
+    took = time.monotonic() - t0
+    check("edge without tunnel: Portainer waits 2 x the check-in interval (1 s here), "
+          "then 500", s == 500 and 1.9 <= took < 5 and jload(b) == {
+              "message": "Unable to get the active tunnel",
+              "details": "Unable to open the tunnel"}, (s, took, b))
+    d14, d15 = edge_env(c, K, 14), edge_env(c, K, 15)
+    check("Heartbeat = QueryDate - LastCheckInDate <= 2 x 5 + 20: 30 s true, 31 s false",
+          d14.get("Heartbeat") is True and d15.get("Heartbeat") is False
+          and d14["QueryDate"] - d14["LastCheckInDate"] == 30
+          and d15["QueryDate"] - d15["LastCheckInDate"] == 31
+          and d14["EdgeCheckinInterval"] == 5, (d14.get("Heartbeat"), d15.get("Heartbeat")))
+    a140, a141, a10 = edge_env(c, K, 17), edge_env(c, K, 18), edge_env(c, K, 19)
+    check("async Heartbeat: the smallest Edge interval (default 60): 140 s true, 141 s "
+          "false; SnapshotInterval 10: 41 s false",
+          a140.get("Heartbeat") is True and a141.get("Heartbeat") is False
+          and a10.get("Heartbeat") is False and a10["Edge"]["SnapshotInterval"] == 10
+          and a140["Edge"]["AsyncMode"] is True, (a140, a141, a10))
+
+    first = edge_env(c, K, 16)
+    time.sleep(2.2)
+    second = edge_env(c, K, 16)
+    check("a checking-in agent: LastCheckInDate advances, at most one interval behind",
+          second.get("LastCheckInDate", 0) > first.get("LastCheckInDate", 0)
+          and 0 <= second["QueryDate"] - second["LastCheckInDate"] <= 1
+          and second.get("Heartbeat") is True, (first, second))
+    s, _, b = c.request("GET", "/api/endpoints/16/docker/containers/json", headers=K)
+    check("a checking-in agent with a tunnel is proxied", s == 200 and isinstance(jload(b), list),
+          (s, b[:100]))
+    c.update_env(16, checking_in=False)
+    stopped = edge_env(c, K, 16)
+    time.sleep(2.2)
+    later = edge_env(c, K, 16)
+    check("an agent that stopped checking in: LastCheckInDate stays, QueryDate moves on",
+          later["LastCheckInDate"] == stopped["LastCheckInDate"]
+          and later["QueryDate"] >= stopped["QueryDate"] + 2, (stopped, later))
+    t0 = time.monotonic()
+    s, _, b = c.request("GET", "/api/endpoints/16/docker/containers/json", headers=K)
+    took = time.monotonic() - t0
+    check("an agent that stopped checking in opens no tunnel: 500 after 2 x its interval",
+          s == 500 and 1.9 <= took < 5, (s, took))
+    c.update_env(16, last_check_in_ago=60)
+    check("... and once its last check-in is past the rule, Heartbeat false",
+          edge_env(c, K, 16).get("Heartbeat") is False)
+    c.update_env(16, last_check_in_ago=None, checking_in=True)
+    back = edge_env(c, K, 16)
+    check("it checks in again: LastCheckInDate now, Heartbeat true",
+          back.get("Heartbeat") is True and back["QueryDate"] - back["LastCheckInDate"] <= 1,
+          back)
+
+    # Async Edge with snapshot data from a real daemon.
+    c.snapshot(20)
+    s, _, b = c.request("GET", "/api/endpoints/20", headers=K)
+    d = jload(b) or {}
+    snap = (d.get("Snapshots") or [{}])[0]
+    names = [n for x in (snap.get("DockerSnapshotRaw") or {}).get("Containers") or []
+             for n in x.get("Names", [])]
+    check("async edge: GET /api/endpoints/{id} carries its snapshot from the real daemon",
+          "/t1-run" in names and abs(snap.get("Time", 0) - time.time()) < 30, (names, snap.get("Time")))
+    s, _, b = c.request("GET", "/api/endpoints/20/docker/containers/json", headers=K)
+    check("async edge: the proxy refuses at once",
+          s == 500 and (jload(b) or {}).get("details") ==
+          "Cannot open a tunnel for async edge environments", (s, b))
+    c.update_env(20, snapshots=False, snapshot_age=3600)
+    c.snapshot(20)
+    s, _, b = c.request("GET", "/api/endpoints/20", headers=K)
+    t = ((jload(b) or {}).get("Snapshots") or [{}])[0].get("Time", 0)
+    check("async edge that stopped sending snapshots: the old one stays, its Time too",
+          3590 <= time.time() - t <= 3700, t)
+
+    # A TCP agent that accepts and never answers.
+    c.reset_counters()
+    quick = ps.Client("http://127.0.0.1:%d" % port, timeout=1.5)
+    t0 = time.monotonic()
+    try:
+        quick.request("GET", "/api/endpoints/21/docker/containers/json", headers=K)
+        hung = False
+    except (socket.timeout, TimeoutError):
+        hung = True
+    took = time.monotonic() - t0
+    cn = c.counters()
+    check("black-holed agent: no answer at all until the client gives up",
+          hung and took >= 1.4 and cn["by_env"].get("21", {}).get("lists") == 1,
+          (hung, took, cn))
+    s, _, _ = c.request("GET", "/api/system/status")
+    check("black-holed agent: the stand-in answers others meanwhile", s == 200, s)
 
 
 def checks_keepalive(port):

@@ -40,7 +40,11 @@ typedef struct {
   size_t abort_after; /* on_body refuses once data_len reaches it; 0: never */
   http_client_t *requeue; /* on_done tries to queue one more request here */
   int requeue_rc;
+  bool slow; /* http_result_t.slow */
+  int order; /* 1 for the first request to complete in a run, 2... */
 } res_t;
+
+static int done_count; /* completions so far: the next order - 1 */
 
 static int on_body(void *ud, const char *buf, size_t len) {
   res_t *r = ud;
@@ -57,6 +61,8 @@ static int on_body(void *ud, const char *buf, size_t len) {
 static void on_done(void *ud, const http_result_t *res) {
   res_t *r = ud;
   r->done++;
+  r->order = ++done_count;
+  r->slow = res->slow;
   r->error = res->error;
   r->status = res->status;
   r->total = res->total_count;
@@ -135,6 +141,7 @@ static int reset(void **state) {
   ms_wait_idle(srv, 5000); /* answers to the last test's clients end */
   ms_clear_requests(srv);
   ms_reset_stats(srv);
+  done_count = 0;
   return 0;
 }
 
@@ -859,6 +866,190 @@ static void test_cancel(void **state) {
   res_clear(&b);
 }
 
+/* ------------------------------------------------------------------------ */
+/* Scheduling: classes, leases and the slow pool, the feed */
+
+/* Hosts that accept and never answer, queued first, do not hold back the
+ * requests queued after them: past their lease they leave the working
+ * slots, and the fast requests all complete before any hang ends. */
+static void test_slow_pool_keeps_slots(void **state) {
+  (void)state;
+  ms_route_t rt[] = {{.path = "/hang/", .prefix = true, .delay_ms = 4000},
+                     {.path = "/fast/", .prefix = true, .body = "{}"}};
+  assert_int_equal(ms_set_routes(srv, rt, 2), 0);
+  http_options_t o = default_opts();
+  o.max_in_flight = 4;
+  o.timeout_ms = 2500;
+  o.lease_ms = 100;
+  o.max_slow = 64;
+  http_client_t *hc = http_client_new(&o);
+  assert_non_null(hc);
+  res_t hang[20] = {0}, fast[5] = {0};
+  char p[32];
+  for (int i = 0; i < 20; i++) {
+    snprintf(p, sizeof(p), "/hang/%d", i);
+    assert_int_equal(
+        http_request(hc, "GET", url(p), NULL, NULL, on_body, on_done, &hang[i]),
+        0);
+  }
+  for (int i = 0; i < 5; i++) {
+    snprintf(p, sizeof(p), "/fast/%d", i);
+    assert_int_equal(
+        http_request(hc, "GET", url(p), NULL, NULL, on_body, on_done, &fast[i]),
+        0);
+  }
+  /* Four rounds of hangs through four slots would take 10 s. */
+  assert_int_equal(http_client_run(hc, http_now_ms() + 6000), 0);
+  for (int i = 0; i < 5; i++) {
+    assert_int_equal(fast[i].done, 1);
+    assert_int_equal(fast[i].error, HTTP_OK);
+    assert_true(fast[i].order <= 5); /* before every hang */
+    res_clear(&fast[i]);
+  }
+  for (int i = 0; i < 20; i++) {
+    assert_int_equal(hang[i].done, 1);
+    assert_int_equal(hang[i].error, HTTP_ERR_TIMEOUT);
+    assert_true(hang[i].slow);
+    res_clear(&hang[i]);
+  }
+  /* Every hang had its own connection: libcurl's caps were raised. */
+  assert_true(ms_max_concurrent(srv) >= 20);
+  http_client_free(hc);
+}
+
+/* The slow pool is bounded: max_in_flight + max_slow transfers at most. */
+static void test_slow_pool_bounded(void **state) {
+  (void)state;
+  ms_route_t rt = {.path = "/hang/", .prefix = true, .delay_ms = 2500};
+  assert_int_equal(ms_set_routes(srv, &rt, 1), 0);
+  http_options_t o = default_opts();
+  o.max_in_flight = 2;
+  o.timeout_ms = 1500;
+  o.lease_ms = 100;
+  o.max_slow = 3;
+  http_client_t *hc = http_client_new(&o);
+  assert_non_null(hc);
+  res_t r[8] = {0};
+  char p[32];
+  for (int i = 0; i < 8; i++) {
+    snprintf(p, sizeof(p), "/hang/%d", i);
+    assert_int_equal(
+        http_request(hc, "GET", url(p), NULL, NULL, on_body, on_done, &r[i]),
+        0);
+  }
+  assert_int_equal(http_client_run(hc, http_now_ms() + 1200), 0);
+  for (int i = 0; i < 8; i++) {
+    assert_int_equal(r[i].done, 1);
+    assert_int_equal(r[i].error, HTTP_ERR_TIMEOUT);
+    res_clear(&r[i]);
+  }
+  assert_int_equal(ms_max_concurrent(srv), 5);
+  assert_int_equal(http_client_requests_sent(hc), 5);
+  http_client_free(hc);
+}
+
+/* The most urgent class starts first; within a class, first come first
+ * served. */
+static void test_priorities(void **state) {
+  (void)state;
+  ms_route_t rt = {.path = "/p/", .prefix = true, .body = "{}"};
+  assert_int_equal(ms_set_routes(srv, &rt, 1), 0);
+  http_options_t o = default_opts();
+  o.max_in_flight = 1;
+  http_client_t *hc = http_client_new(&o);
+  assert_non_null(hc);
+  static const struct {
+    http_prio_t prio;
+    const char *path;
+    int order;
+  } q[] = {
+      {HTTP_PRIO_LOW, "/p/low1", 5},  {HTTP_PRIO_NORMAL, "/p/n1", 3},
+      {HTTP_PRIO_LOW, "/p/low2", 6},  {HTTP_PRIO_URGENT, "/p/urgent", 1},
+      {HTTP_PRIO_HIGH, "/p/high", 2}, {HTTP_PRIO_NORMAL, "/p/n2", 4},
+  };
+  res_t r[6] = {0};
+  for (int i = 0; i < 6; i++)
+    assert_int_equal(http_request_prio(hc, q[i].prio, "GET", url(q[i].path),
+                                       NULL, NULL, on_body, on_done, &r[i]),
+                     0);
+  assert_int_equal(http_request_prio(hc, HTTP_PRIO_NUM, "GET", url("/p/x"),
+                                     NULL, NULL, NULL, NULL, NULL),
+                   -1);
+  assert_int_equal(http_client_waiting(hc), 6);
+  assert_int_equal(http_client_run(hc, http_now_ms() + 10000), 0);
+  assert_int_equal(http_client_waiting(hc), 0);
+  for (int i = 0; i < 6; i++) {
+    assert_int_equal(r[i].error, HTTP_OK);
+    assert_int_equal(r[i].order, q[i].order);
+    const ms_request_t *m = ms_request(srv, (size_t)q[i].order - 1);
+    assert_non_null(m);
+    assert_string_equal(m->path, q[i].path);
+    res_clear(&r[i]);
+  }
+  http_client_free(hc);
+}
+
+/* The feed is asked for work whenever fewer than max_in_flight requests
+ * wait, and never while a deadline drains the client. */
+typedef struct {
+  http_client_t *hc;
+  int calls;
+  int queued;
+  int max;
+  size_t most_waiting; /* the most requests waiting when it was called */
+  res_t r[24];
+} feeder_t;
+
+static void on_feed(void *ud) {
+  feeder_t *f = ud;
+  f->calls++;
+  size_t w = http_client_waiting(f->hc);
+  if (w > f->most_waiting)
+    f->most_waiting = w;
+  if (f->queued < f->max) {
+    char p[32];
+    snprintf(p, sizeof(p), "/feed/%d", f->queued);
+    if (http_request_prio(f->hc, HTTP_PRIO_LOW, "GET", url(p), NULL, NULL,
+                          on_body, on_done, &f->r[f->queued]) == 0)
+      f->queued++;
+  }
+}
+
+static void test_feed(void **state) {
+  (void)state;
+  ms_route_t rt[] = {{.path = "/feed/", .prefix = true, .body = "{}"},
+                     {.path = "/hang", .delay_ms = 3000}};
+  assert_int_equal(ms_set_routes(srv, rt, 2), 0);
+  http_options_t o = default_opts();
+  o.max_in_flight = 3;
+  feeder_t f = {.max = 24};
+  f.hc = http_client_new(&o);
+  assert_non_null(f.hc);
+  http_client_set_feed(f.hc, on_feed, &f);
+  assert_int_equal(http_client_run(f.hc, http_now_ms() + 10000), 0);
+  assert_int_equal(f.queued, 24);
+  assert_true(f.calls >= 24);
+  assert_true(f.most_waiting < 3);
+  for (int i = 0; i < 24; i++) {
+    assert_int_equal(f.r[i].done, 1);
+    assert_int_equal(f.r[i].error, HTTP_OK);
+    res_clear(&f.r[i]);
+  }
+  /* A deadline: the feed is not asked while what is left is failed. */
+  res_t h = {0};
+  f.max = 0;
+  assert_int_equal(
+      http_request(f.hc, "GET", url("/hang"), NULL, NULL, on_body, on_done, &h),
+      0);
+  int calls = f.calls;
+  assert_int_equal(http_client_run(f.hc, http_now_ms() + 300), 0);
+  assert_int_equal(h.error, HTTP_ERR_TIMEOUT);
+  assert_true(f.calls > calls); /* asked while the hang ran */
+  http_client_set_feed(f.hc, NULL, NULL);
+  res_clear(&h);
+  http_client_free(f.hc);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_error_names),
@@ -883,6 +1074,10 @@ int main(void) {
       cmocka_unit_test_setup(test_free_unrun, reset),
       cmocka_unit_test_setup(test_proxy, reset),
       cmocka_unit_test_setup(test_cancel, reset),
+      cmocka_unit_test_setup(test_slow_pool_keeps_slots, reset),
+      cmocka_unit_test_setup(test_slow_pool_bounded, reset),
+      cmocka_unit_test_setup(test_priorities, reset),
+      cmocka_unit_test_setup(test_feed, reset),
   };
   /* TEST_FILTER=test_drip runs only the tests matching that pattern. */
   if (getenv("TEST_FILTER") != NULL)

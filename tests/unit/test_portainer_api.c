@@ -52,11 +52,7 @@ static void check_error_text(const char *e) {
 static int parse_eps(const char *doc, size_t len, size_t chunk, eps_t *out) {
   json_stream_t *js = pt_endpoints_parser_new(ep_cb, out);
   assert_non_null(js);
-  if (chunk == 0)
-    chunk = len > 0 ? len : 1;
-  int rc = 0;
-  for (size_t off = 0; off < len && rc == 0; off += chunk)
-    rc = json_stream_feed(js, doc + off, len - off < chunk ? len - off : chunk);
+  int rc = feed_chunks(js, doc, len, chunk);
   int frc = json_stream_finish(js);
   if (rc != 0)
     assert_int_equal(frc, -1);
@@ -360,6 +356,289 @@ static void test_endpoints_nesting_and_long_names(void **state) {
   assert_null(pt_endpoints_parser_new(NULL, NULL));
 }
 
+/* ---- Edge agents ------------------------------------------------------- */
+
+static void test_endpoints_edge_fields(void **state) {
+  (void)state;
+  size_t len;
+  char *doc = read_fixture("endpoints_list_excludeSnapshots.json", &len);
+  assert_non_null(doc);
+  eps_t l = {0};
+  assert_int_equal(parse_eps(doc, len, 7, &l), 0);
+  assert_int_equal(l.num, 3);
+  const pt_endpoint_t *local = l.items[0], *edge = l.items[2];
+  assert_false(local->has_edge_id);
+  assert_int_equal(local->heartbeat, 0);
+  assert_int_equal(local->last_check_in, 0);
+  assert_int_equal(local->query_date, 0);
+  assert_true(edge->has_edge_id);
+  assert_int_equal(edge->heartbeat, 1);
+  assert_int_equal(edge->last_check_in, 1729700395);
+  assert_int_equal(edge->query_date, 1729700400);
+  assert_int_equal(edge->checkin_interval, 5);
+  assert_false(edge->async);
+  assert_int_equal(pt_edge_state(local, 0), PT_EDGE_NONE);
+  assert_int_equal(pt_edge_state(edge, 0), PT_EDGE_ONLINE);
+  eps_clear(&l);
+  free(doc);
+
+  /* Absent fields and fields of the wrong type decide nothing; the last
+   * Edge object counts, with its intervals. */
+  static const char odd[] =
+      "[{\"Id\":1,\"Name\":\"a\",\"Type\":4,\"EdgeID\":5,\"Heartbeat\":\"yes\","
+      "\"LastCheckInDate\":\"x\",\"QueryDate\":null,\"EdgeCheckinInterval\":"
+      "\"5\",\"Edge\":[true]},"
+      "{\"Id\":2,\"Name\":\"b\",\"Type\":4,\"EdgeID\":\"\",\"Edge\":{"
+      "\"AsyncMode\":true,\"SnapshotInterval\":30}},"
+      "{\"Id\":3,\"Name\":\"c\",\"Type\":4,\"EdgeID\":\"e\",\"Edge\":{"
+      "\"AsyncMode\":true,\"PingInterval\":7},\"Edge\":{\"AsyncMode\":\"true\","
+      "\"SnapshotInterval\":15,\"CommandInterval\":300,\"Nested\":{"
+      "\"AsyncMode\":true}},\"LastCheckInDate\":-5,\"Heartbeat\":true}]";
+  assert_int_equal(parse_eps_str(odd, &l), 0);
+  assert_int_equal(l.num, 3);
+  assert_false(l.items[0]->has_edge_id);
+  assert_int_equal(l.items[0]->heartbeat, -1);
+  assert_int_equal(l.items[0]->last_check_in, -1);
+  assert_int_equal(l.items[0]->query_date, 0);
+  assert_int_equal(l.items[0]->checkin_interval, 0);
+  assert_false(l.items[0]->async);
+  assert_false(l.items[1]->has_edge_id);
+  assert_true(l.items[1]->async);
+  assert_int_equal(l.items[1]->snapshot_interval, 30);
+  assert_int_equal(pt_edge_state(l.items[1], 100), PT_EDGE_NO_AGENT);
+  const pt_endpoint_t *c = l.items[2];
+  assert_false(c->async); /* "true" is a string */
+  assert_int_equal(c->ping_interval, 0);
+  assert_int_equal(c->snapshot_interval, 15);
+  assert_int_equal(c->command_interval, 300);
+  assert_int_equal(c->last_check_in, 0); /* negative: never */
+  assert_int_equal(c->heartbeat, 1);
+  assert_int_equal(pt_edge_state(c, 100), PT_EDGE_OFFLINE);
+  eps_clear(&l);
+}
+
+static void test_edge_state(void **state) {
+  (void)state;
+  static const struct {
+    int type;
+    bool edge_id;
+    int heartbeat;
+    int64_t last, query, checkin;
+    bool async;
+    int64_t ping, snap, cmd;
+    int64_t date; /* the list response's Date */
+    pt_edge_state_t want;
+    int64_t interval; /* pt_edge_checkin_interval */
+  } cases[] = {
+      {1, false, 0, 0, 0, 5, false, 0, 0, 0, 1000, PT_EDGE_NONE, 5},
+      {2, true, 1, 990, 1000, 5, false, 0, 0, 0, 1000, PT_EDGE_NONE, 5},
+      {4, false, 1, 990, 1000, 5, false, 0, 0, 0, 1000, PT_EDGE_NO_AGENT, 5},
+      {4, true, 0, 999, 1000, 5, false, 0, 0, 0, 1000, PT_EDGE_OFFLINE, 5},
+      /* 2 x 5 + 20 = 30 s: the rule's edge, both sides */
+      {4, true, 1, 970, 1000, 5, false, 0, 0, 0, 0, PT_EDGE_ONLINE, 5},
+      {4, true, 1, 969, 1000, 5, false, 0, 0, 0, 0, PT_EDGE_OFFLINE, 5},
+      /* Heartbeat absent: the rule alone decides */
+      {4, true, -1, 969, 1000, 5, false, 0, 0, 0, 0, PT_EDGE_OFFLINE, 5},
+      /* QueryDate first, else the Date header; no clock: no verdict */
+      {4, true, 1, 969, 0, 5, false, 0, 0, 0, 1000, PT_EDGE_OFFLINE, 5},
+      {4, true, 1, 969, 0, 5, false, 0, 0, 0, 999, PT_EDGE_ONLINE, 5},
+      {4, true, 1, 969, 999, 5, false, 0, 0, 0, 5000, PT_EDGE_ONLINE, 5},
+      {4, true, 1, 1, 0, 5, false, 0, 0, 0, 0, PT_EDGE_ONLINE, 5},
+      {4, true, -1, -1, 1000, 5, false, 0, 0, 0, 1000, PT_EDGE_ONLINE, 5},
+      /* never checked in */
+      {4, true, -1, 0, 1000, 5, false, 0, 0, 0, 1000, PT_EDGE_OFFLINE, 5},
+      /* EdgeCheckinInterval 0: Portainer's default, 5 s */
+      {4, true, 1, 969, 1000, 0, false, 0, 0, 0, 0, PT_EDGE_OFFLINE, 5},
+      {4, true, 1, 940, 1000, 20, false, 0, 0, 0, 0, PT_EDGE_ONLINE, 20},
+      /* async: the smallest positive Edge interval, at most 60 s */
+      {4, true, 1, 860, 1000, 5, true, 0, 0, 0, 0, PT_EDGE_ONLINE, 60},
+      {4, true, 1, 859, 1000, 5, true, 0, 0, 0, 0, PT_EDGE_OFFLINE, 60},
+      {4, true, 1, 859, 1000, 5, true, 300, 120, 90, 0, PT_EDGE_OFFLINE, 60},
+      {4, true, 1, 960, 1000, 5, true, 300, 10, 0, 0, PT_EDGE_ONLINE, 10},
+      {4, true, 1, 959, 1000, 5, true, 0, 0, 10, 0, PT_EDGE_OFFLINE, 10},
+  };
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    pt_endpoint_t e = {.type = cases[i].type,
+                       .has_edge_id = cases[i].edge_id,
+                       .heartbeat = cases[i].heartbeat,
+                       .last_check_in = cases[i].last,
+                       .query_date = cases[i].query,
+                       .checkin_interval = cases[i].checkin,
+                       .async = cases[i].async,
+                       .ping_interval = cases[i].ping,
+                       .snapshot_interval = cases[i].snap,
+                       .command_interval = cases[i].cmd};
+    pt_edge_state_t got = pt_edge_state(&e, cases[i].date);
+    if (got != cases[i].want)
+      fail_msg("case %zu: state %d, want %d", i, (int)got, (int)cases[i].want);
+    assert_int_equal(pt_edge_checkin_interval(&e), cases[i].interval);
+  }
+  assert_int_equal(pt_edge_state(NULL, 0), PT_EDGE_NONE);
+  pt_endpoint_t e = {.snapshot_interval = 0};
+  assert_int_equal(pt_edge_snapshot_max_age(&e), 140);
+  e.snapshot_interval = 5;
+  assert_int_equal(pt_edge_snapshot_max_age(&e), 30);
+  pt_endpoint_t q = {.query_date = 7};
+  assert_int_equal(pt_edge_now(&q, 9), 7);
+  q.query_date = 0;
+  assert_int_equal(pt_edge_now(&q, 9), 9);
+  assert_int_equal(pt_edge_now(&q, -1), 0);
+}
+
+/* ---- the snapshot of one environment ------------------------------------ */
+
+typedef struct {
+  container_t *cs[16];
+  size_t num;
+} snap_cs_t;
+
+static void snap_cb(void *ud, container_t *c) {
+  snap_cs_t *l = ud;
+  if (l->num < 16)
+    l->cs[l->num++] = c;
+  else
+    container_free(c);
+}
+
+static void snap_cs_clear(snap_cs_t *l) {
+  for (size_t i = 0; i < l->num; i++)
+    container_free(l->cs[i]);
+  memset(l, 0, sizeof(*l));
+}
+
+static int parse_snap(const char *doc, size_t len, size_t chunk,
+                      const char *label, snap_cs_t *l, pt_snapshot_t *out) {
+  json_stream_t *js = pt_snapshot_parser_new(label, snap_cb, l, out);
+  assert_non_null(js);
+  int rc = feed_chunks(js, doc, len, chunk);
+  if (rc == 0)
+    rc = json_stream_finish(js);
+  if (rc != 0)
+    check_error_text(json_stream_error(js));
+  json_stream_free(js);
+  return rc;
+}
+
+static void test_snapshot_fixture(void **state) {
+  (void)state;
+  size_t len;
+  char *doc = read_fixture("endpoints_list_with_snapshot.json", &len);
+  assert_non_null(doc);
+  /* GET /api/endpoints/1 answers the list's one item. */
+  char *start = strchr(doc, '{'), *end = strrchr(doc, '}');
+  assert_non_null(start);
+  assert_non_null(end);
+  size_t n = (size_t)(end - start) + 1;
+  static const size_t chunks[] = {0, 1, 13, 4096};
+  for (size_t k = 0; k < sizeof(chunks) / sizeof(chunks[0]); k++) {
+    snap_cs_t l = {0};
+    pt_snapshot_t out;
+    assert_int_equal(
+        parse_snap(start, n, chunks[k], "com.docker.compose.project", &l, &out),
+        0);
+    assert_true(out.present);
+    assert_true(out.containers);
+    assert_int_equal(out.time, 1729700000);
+    assert_int_equal(l.num, 3);
+    assert_string_equal(l.cs[0]->name, "nginx_web_1");
+    assert_int_equal(l.cs[0]->state, CSTATE_RUNNING);
+    assert_true(l.cs[0]->list_health_known);
+    assert_int_equal(l.cs[0]->list_health, CHEALTH_HEALTHY);
+    assert_string_equal(l.cs[0]->label, "nginx");
+    assert_string_equal(l.cs[1]->name, "app_api_1");
+    assert_int_equal(l.cs[1]->list_health, CHEALTH_STARTING);
+    assert_string_equal(l.cs[2]->name, "redis_cache_1");
+    assert_int_equal(l.cs[2]->state, CSTATE_EXITED);
+    assert_string_equal(l.cs[2]->status, "Exited (137) 5 minutes ago");
+    assert_false(l.cs[2]->inspected);
+    snap_cs_clear(&l);
+  }
+  /* Cut anywhere: refused. */
+  for (size_t cut = 0; cut + 1 < n; cut += 1 + cut / 32) {
+    snap_cs_t l = {0};
+    pt_snapshot_t out;
+    if (parse_snap(start, cut, 0, NULL, &l, &out) != -1)
+      fail_msg("cut at %zu was accepted", cut);
+    snap_cs_clear(&l);
+  }
+  free(doc);
+}
+
+static void test_snapshot_shapes(void **state) {
+  (void)state;
+  static const struct {
+    const char *doc;
+    int rc;
+    bool present, containers;
+    int64_t time;
+    size_t num;
+  } cases[] = {
+      /* No snapshot yet. */
+      {"{\"Id\":1,\"Snapshots\":[]}", 0, false, false, 0, 0},
+      {"{\"Id\":1}", 0, false, false, 0, 0},
+      {"{\"Snapshots\":null}", 0, false, false, 0, 0},
+      /* Only Snapshots[0] counts; Kubernetes.Snapshots is not it. */
+      {"{\"Kubernetes\":{\"Snapshots\":[{\"Time\":9,\"DockerSnapshotRaw\":{"
+       "\"Containers\":[{\"Id\":\"k\"}]}}]},\"Snapshots\":[{\"Time\":5,"
+       "\"DockerSnapshotRaw\":{\"Containers\":[{\"Id\":\"a\",\"State\":"
+       "\"running\"}]}},{\"Time\":6,\"DockerSnapshotRaw\":{\"Containers\":[{"
+       "\"Id\":\"b\"}]}}]}",
+       0, true, true, 5, 1},
+      /* Raw data before Time, Time of the wrong type, a second Containers. */
+      {"{\"Snapshots\":[{\"DockerSnapshotRaw\":{\"Images\":[{\"Id\":\"i\"}],"
+       "\"Containers\":[{\"Id\":\"a\"},7,{\"Names\":[\"/"
+       "no-id\"]},{\"Id\":\"c\"}"
+       "],\"Containers\":[{\"Id\":\"d\"}]},\"Time\":\"soon\"}]}",
+       0, true, true, 0, 2},
+      /* Containers not an array, raw data not an object. */
+      {"{\"Snapshots\":[{\"Time\":3,\"DockerSnapshotRaw\":{\"Containers\":{"
+       "\"Id\":\"a\"}}}]}",
+       0, true, false, 3, 0},
+      {"{\"Snapshots\":[{\"Time\":3,\"DockerSnapshotRaw\":[]}]}", 0, true,
+       false, 3, 0},
+      {"{\"Snapshots\":[7,{\"Time\":3}]}", 0, false, false, 0, 0},
+      /* Not an object; broken inside the containers. */
+      {"[]", -1, false, false, 0, 0},
+      {"{\"Snapshots\":[{\"DockerSnapshotRaw\":{\"Containers\":[{\"Id\":}]}}]}",
+       -1, true, true, 0, 0},
+  };
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    snap_cs_t l = {0};
+    pt_snapshot_t out;
+    int rc = parse_snap(cases[i].doc, strlen(cases[i].doc), 0, NULL, &l, &out);
+    if (rc != cases[i].rc || out.present != cases[i].present ||
+        out.containers != cases[i].containers || out.time != cases[i].time ||
+        l.num != cases[i].num)
+      fail_msg("case %zu: rc %d present %d containers %d time %lld num %zu", i,
+               rc, out.present, out.containers, (long long)out.time, l.num);
+    snap_cs_clear(&l);
+  }
+  /* Nesting past the limit inside the containers fails the document. */
+  size_t depth = 80;
+  char *deep = malloc(64 + 2 * depth);
+  assert_non_null(deep);
+  char *p = deep;
+  p += sprintf(p, "{\"Snapshots\":[{\"DockerSnapshotRaw\":{\"Containers\":[");
+  for (size_t i = 0; i < depth; i++)
+    *p++ = '[';
+  for (size_t i = 0; i < depth; i++)
+    *p++ = ']';
+  p += sprintf(p, "]}}]}");
+  snap_cs_t l = {0};
+  pt_snapshot_t out;
+  assert_int_equal(parse_snap(deep, (size_t)(p - deep), 0, NULL, &l, &out), -1);
+  free(deep);
+  assert_null(pt_snapshot_parser_new(NULL, NULL, NULL, &out));
+  assert_null(pt_snapshot_parser_new(NULL, snap_cb, NULL, NULL));
+
+  char buf[64];
+  assert_int_equal(pt_path_endpoint(buf, sizeof(buf), 42), 0);
+  assert_string_equal(buf, "/api/endpoints/42");
+  assert_int_equal(pt_path_endpoint(buf, 8, 42), -1);
+  assert_string_equal(buf, "");
+  assert_int_equal(pt_path_endpoint(buf, sizeof(buf), -1), -1);
+}
+
 /* ---- auth -------------------------------------------------------------- */
 
 /* The body must be JSON that decodes back to exactly the credentials. */
@@ -465,6 +744,10 @@ int main(void) {
       cmocka_unit_test(test_endpoints_tags),
       cmocka_unit_test(test_endpoints_wrong_types),
       cmocka_unit_test(test_endpoints_nesting_and_long_names),
+      cmocka_unit_test(test_endpoints_edge_fields),
+      cmocka_unit_test(test_edge_state),
+      cmocka_unit_test(test_snapshot_fixture),
+      cmocka_unit_test(test_snapshot_shapes),
       cmocka_unit_test(test_auth_body),
       cmocka_unit_test(test_auth_parse_jwt),
   };

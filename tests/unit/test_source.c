@@ -620,6 +620,366 @@ static void test_group_tag_shard_filters(void **state) {
   ms_stop(ms);
 }
 
+/* --- Edge agents, async snapshots, scheduling ------------------------------
+ */
+
+/* Formats into a fresh buffer of a small ring (mini_server copies routes). */
+static const char *fmt(const char *f, ...) {
+  static char ring[8][8192];
+  static int next;
+  char *b = ring[next++ % 8];
+  va_list ap;
+  va_start(ap, f);
+  vsnprintf(b, sizeof(ring[0]), f, ap);
+  va_end(ap);
+  return b;
+}
+
+/* "[" + item(first) + "," ... + item(last) + tail into buf; item is a
+ * format taking the number twice. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral" /* item: the test's own   \
+                                                      */
+static void json_items(char *buf, size_t size, int first, int last,
+                       const char *item, const char *tail) {
+  size_t used = (size_t)snprintf(buf, size, "[");
+  for (int i = first; i <= last && used < size; i++) {
+    if (i > first)
+      used += (size_t)snprintf(buf + used, size - used, ",");
+    if (used < size)
+      used += (size_t)snprintf(buf + used, size - used, item, i, i);
+  }
+  if (used < size)
+    snprintf(buf + used, size - used, "%s", tail);
+  assert_true(used < size);
+}
+#pragma GCC diagnostic pop
+
+static size_t requests_under(mini_server_t *ms, const char *prefix) {
+  size_t n = 0;
+  for (size_t i = 0; i < ms_request_count(ms); i++)
+    if (strncmp(ms_request(ms, i)->path, prefix, strlen(prefix)) == 0)
+      n++;
+  return n;
+}
+
+/* An Edge item of the environment list: heartbeat, last check-in (seconds
+ * before QueryDate; < 0: never), EdgeID or not. */
+static const char *edge_item(int id, const char *name, bool heartbeat, long ago,
+                             bool edge_id, long long now) {
+  return fmt(
+      "{\"Id\":%d,\"Name\":\"%s\",\"Type\":4,\"Status\":1,%s"
+      "\"EdgeCheckinInterval\":5,\"LastCheckInDate\":%lld,"
+      "\"QueryDate\":%lld,\"Heartbeat\":%s,\"Edge\":{\"AsyncMode\":false,"
+      "\"PingInterval\":0,\"SnapshotInterval\":0,\"CommandInterval\":0}}",
+      id, name, edge_id ? "\"EdgeID\":\"e-1\"," : "", ago < 0 ? 0LL : now - ago,
+      now, heartbeat ? "true" : "false");
+}
+
+static void edge_routes(mini_server_t *ms, const char *list) {
+  ms_route_t r[] = {
+      {.path = "/api/endpoints?start=1&limit=100&excludeSnapshots=true",
+       .headers = "X-Total-Count: 5\r\n",
+       .body = list},
+      {.path = "/api/endpoints/4/docker/containers/json?all=1",
+       .headers = date_header(),
+       .body = "[]"},
+      {.path = "/api/endpoints/5/docker/containers/json?all=1",
+       .headers = date_header(),
+       .body = "[]"},
+      {.path = "/api/endpoints/1/docker/containers/json?all=1",
+       .headers = date_header(),
+       .body = "[]"},
+      {.path = "/api/endpoints/", .prefix = true, .body = ""},
+  };
+  assert_int_equal(ms_set_routes(ms, r, sizeof(r) / sizeof(r[0])), 0);
+}
+
+static source_t *edge_source(mini_server_t *ms, int max_in_flight,
+                             long timeout_ms, double interval) {
+  source_conf_t conf;
+  source_conf_init(&conf);
+  conf.kind = SOURCE_PORTAINER;
+  conf.name = strdup("pt");
+  conf.url = strdup(ms_url(ms));
+  conf.token = strdup(TOKEN);
+  conf.interval = interval;
+  conf.timeout_ms = timeout_ms;
+  conf.max_in_flight = max_in_flight;
+  source_t *s = source_new(&conf, "collector", log_cb, NULL);
+  assert_non_null(s);
+  return s;
+}
+
+static void test_edge_offline_not_asked(void **state) {
+  (void)state;
+  logs_num = 0;
+  long long now = (long long)time(NULL);
+  mini_server_t *ms = ms_start(NULL);
+  char list[4096];
+  snprintf(list, sizeof(list), "[%s,",
+           edge_item(1, "edge-off", false, 3600, true, now));
+  strcat(list, edge_item(2, "edge-late", true, 31, true, now));
+  strcat(list, ",");
+  strcat(list, edge_item(3, "edge-new", false, -1, false, now));
+  strcat(list, ",");
+  strcat(list, edge_item(4, "edge-on", true, 2, true, now));
+  strcat(list, ",{\"Id\":5,\"Name\":\"local\",\"Type\":1,\"Status\":1}]");
+  edge_routes(ms, list);
+  source_t *s = edge_source(ms, 16, 2000, 10);
+  for (int poll = 0; poll < 2; poll++) {
+    assert_int_equal(source_poll(s), 0);
+    const inventory_t *inv = source_inventory(s);
+    assert_false(inventory_find(inv, 1)->up);
+    assert_false(inventory_find(inv, 2)->up);
+    assert_false(inventory_find(inv, 3)->up);
+    assert_true(inventory_find(inv, 4)->up);
+    assert_true(inventory_find(inv, 5)->up);
+  }
+  /* Nothing was asked of the offline ones; each said so once. */
+  assert_int_equal(requests_under(ms, "/api/endpoints/1/"), 0);
+  assert_int_equal(requests_under(ms, "/api/endpoints/2/"), 0);
+  assert_int_equal(requests_under(ms, "/api/endpoints/3/"), 0);
+  assert_int_equal(
+      requests_under(ms, "/api/endpoints/4/docker/containers/json"), 2);
+  char when[64], want[256];
+  time_t t = (time_t)(now - 3600);
+  struct tm tm;
+  gmtime_r(&t, &tm);
+  strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", &tm);
+  snprintf(want, sizeof(want),
+           "source \"pt\": environment \"edge-off\" (id 1): Edge agent offline "
+           "(last check-in %s, 3600 s ago; Portainer expects one every 5 s)",
+           when);
+  assert_int_equal(logs_matching(want), 1);
+  assert_int_equal(
+      logs_matching("\"edge-late\" (id 2): Edge agent offline (last check-in"),
+      1);
+  assert_int_equal(logs_matching("\"edge-late\" (id 2)"), 1);
+  assert_int_equal(logs_matching("\"edge-new\" (id 3): no Edge agent"), 1);
+  assert_int_equal(logs_matching("edge-on"), 0);
+  assert_int_equal(source_stats(s)->errors[ERR_HTTP_5XX], 0);
+
+  /* edge-off checks in: asked in the very next poll, back said once. */
+  now = (long long)time(NULL);
+  snprintf(list, sizeof(list), "[%s,",
+           edge_item(1, "edge-off", true, 1, true, now));
+  strcat(list, edge_item(2, "edge-late", true, 31, true, now));
+  strcat(list, ",");
+  strcat(list, edge_item(3, "edge-new", false, -1, false, now));
+  strcat(list, ",");
+  strcat(list, edge_item(4, "edge-on", true, 2, true, now));
+  strcat(list, ",{\"Id\":5,\"Name\":\"local\",\"Type\":1,\"Status\":1}]");
+  edge_routes(ms, list);
+  for (int poll = 0; poll < 2; poll++) {
+    assert_int_equal(source_poll(s), 0);
+    assert_true(inventory_find(source_inventory(s), 1)->up);
+  }
+  assert_int_equal(
+      requests_under(ms, "/api/endpoints/1/docker/containers/json"), 2);
+  assert_int_equal(logs_matching("\"edge-off\" (id 1): Edge agent checking in "
+                                 "again (last check-in"),
+                   1);
+  assert_int_equal(logs_matching("\"edge-late\" (id 2)"), 1);
+  source_free(s);
+  ms_stop(ms);
+}
+
+static const char *SNAP_CONTAINERS =
+    "[{\"Id\":\"s1\",\"Names\":[\"/web\"],\"Image\":\"nginx\",\"State\":"
+    "\"running\",\"Status\":\"Up 2 hours (unhealthy)\"},"
+    "{\"Id\":\"s2\",\"Names\":[\"/job\"],\"Image\":\"bb\",\"State\":\"exited\","
+    "\"Status\":\"Exited (3) 1 hour ago\"}]";
+
+static void async_routes(mini_server_t *ms, long long now, const char *snap) {
+  const char *list =
+      fmt("[{\"Id\":6,\"Name\":\"edge-async\",\"Type\":4,\"EdgeID\":\"e-6\","
+          "\"Snapshots\":[],\"LastCheckInDate\":%lld,\"QueryDate\":%lld,"
+          "\"Heartbeat\":true,\"Edge\":{\"AsyncMode\":true,\"PingInterval\":0,"
+          "\"SnapshotInterval\":10,\"CommandInterval\":0}}]",
+          now - 3, now);
+  ms_route_t r[] = {
+      {.path = "/api/endpoints?start=1&limit=100&excludeSnapshots=true",
+       .headers = "X-Total-Count: 1\r\n",
+       .body = list},
+      {.path = "/api/endpoints/6", .headers = date_header(), .body = snap},
+      {.path = "/api/endpoints/",
+       .prefix = true,
+       .status = 500,
+       .body = "{\"message\":\"Unable to get the active tunnel\",\"details\":"
+               "\"Cannot open a tunnel for async edge environments\"}"},
+  };
+  assert_int_equal(ms_set_routes(ms, r, sizeof(r) / sizeof(r[0])), 0);
+}
+
+static const char *snapshot_doc(long long time_) {
+  return fmt(
+      "{\"Id\":6,\"Name\":\"edge-async\",\"Snapshots\":[{\"Time\":%lld,"
+      "\"DockerVersion\":\"20.10\",\"DockerSnapshotRaw\":{\"Containers\":"
+      "%s,\"Images\":[],\"Info\":{}}}],\"Heartbeat\":true}",
+      time_, SNAP_CONTAINERS);
+}
+
+static void test_async_edge_snapshot(void **state) {
+  (void)state;
+  logs_num = 0;
+  long long now = (long long)time(NULL);
+  mini_server_t *ms = ms_start(NULL);
+  async_routes(ms, now, snapshot_doc(now - 5));
+  source_t *s = edge_source(ms, 16, 2000, 10);
+  assert_int_equal(source_poll(s), 0);
+  const inv_env_t *e = inventory_find(source_inventory(s), 6);
+  assert_non_null(e);
+  assert_true(e->up);
+  assert_true(e->snapshot_only);
+  assert_true(e->snapshot_age >= 4 && e->snapshot_age <= 8);
+  assert_int_equal(e->cs_num, 2);
+  const container_t *web = find(e, "s1"), *job = find(e, "s2");
+  assert_int_equal(container_state(web), CSTATE_RUNNING);
+  assert_int_equal(container_health(web), CHEALTH_UNHEALTHY);
+  assert_false(web->inspected);
+  assert_int_equal(container_state(job), CSTATE_EXITED);
+  assert_string_equal(job->status, "Exited (3) 1 hour ago");
+  /* Never proxied, never inspected. */
+  assert_int_equal(requests_under(ms, "/api/endpoints/6/"), 0);
+  assert_int_equal(source_stats(s)->inspects, 0);
+  assert_int_equal(logs_num, 0);
+
+  /* The agent stops sending snapshots: stale past 2 x 10 + 20 s. */
+  now = (long long)time(NULL);
+  async_routes(ms, now, snapshot_doc(now - 100));
+  for (int poll = 0; poll < 2; poll++) {
+    assert_int_equal(source_poll(s), 0);
+    e = inventory_find(source_inventory(s), 6);
+    assert_false(e->up);
+    assert_true(e->snapshot_age >= 99 && e->snapshot_age <= 104);
+  }
+  assert_int_equal(logs_matching("\"edge-async\" (id 6): async Edge agent: "
+                                 "Portainer's snapshot is "),
+                   1);
+  assert_int_equal(logs_matching("fresh means at most 40 s): up 0"), 1);
+  /* A fresh one again; then none at all. */
+  async_routes(ms, now, snapshot_doc((long long)time(NULL) - 1));
+  assert_int_equal(source_poll(s), 0);
+  assert_true(inventory_find(source_inventory(s), 6)->up);
+  assert_int_equal(logs_matching("async Edge agent: a fresh snapshot again"),
+                   1);
+  async_routes(ms, now, "{\"Id\":6,\"Snapshots\":[]}");
+  assert_int_equal(source_poll(s), 0);
+  e = inventory_find(source_inventory(s), 6);
+  assert_false(e->up);
+  assert_int_equal(e->snapshot_age, -1);
+  assert_int_equal(logs_matching("Portainer has no snapshot of its containers"),
+                   1);
+  assert_int_equal(requests_under(ms, "/api/endpoints/6/"), 0);
+  source_free(s);
+  ms_stop(ms);
+}
+
+/* Twenty agents that accept and never answer, listed before a healthy
+ * environment: four slots of 2.5 s each would need 12.5 s, past the 4.5 s
+ * deadline; the healthy one reports on every poll, the first included, and
+ * from the second poll on it is asked first. */
+static void test_slow_envs_do_not_delay(void **state) {
+  (void)state;
+  logs_num = 0;
+  mini_server_t *ms = ms_start(NULL);
+  char list[8192];
+  json_items(list, sizeof(list), 1, 20,
+             "{\"Id\":%d,\"Name\":\"hole-%d\",\"Type\":2,\"Status\":1}",
+             ",{\"Id\":21,\"Name\":\"fine\",\"Type\":1,\"Status\":1}]");
+  ms_route_t r[] = {
+      {.path = "/api/endpoints?start=1&limit=100&excludeSnapshots=true",
+       .headers = "X-Total-Count: 21\r\n",
+       .body = list},
+      {.path = "/api/endpoints/21/docker/containers/json?all=1",
+       .headers = date_header(),
+       .body = LIST_LOCAL},
+      {.path = "/api/endpoints/21/docker/", .prefix = true, .body = "{}"},
+      {.path = "/api/endpoints/", .prefix = true, .delay_ms = 6000},
+  };
+  assert_int_equal(ms_set_routes(ms, r, sizeof(r) / sizeof(r[0])), 0);
+  source_t *s = edge_source(ms, 4, 2500, 5);
+  bool fine_slow = false;
+  for (int poll = 0; poll < 2; poll++) {
+    ms_clear_requests(ms);
+    assert_int_equal(source_poll(s), 0);
+    const inventory_t *inv = source_inventory(s);
+    const inv_env_t *fine = inventory_find(inv, 21);
+    assert_true(fine->up);
+    assert_int_equal(fine->cs_num, 3);
+    for (int id = 1; id <= 20; id++) {
+      const inv_env_t *hole = inventory_find(inv, id);
+      assert_false(hole->up);
+      assert_true(hole->slow);
+    }
+    /* (A machine too busy to answer it within the lease makes it slow
+     * too: then nothing tells them apart.) */
+    fine_slow = fine_slow || fine->slow;
+    if (poll == 1 && !fine_slow) { /* the slow ones after it */
+      size_t at = 0;
+      for (size_t i = 0; i < ms_request_count(ms) && at == 0; i++)
+        if (strcmp(ms_request(ms, i)->path,
+                   "/api/endpoints/21/docker/containers/json?all=1") == 0)
+          at = i;
+      assert_true(at >= 1 && at <= 4);
+    }
+  }
+  assert_int_equal(source_stats(s)->errors[ERR_TIMEOUT], 40);
+  source_free(s);
+  ms_stop(ms);
+}
+
+/* Two hosts' inspects take turns: the small host's few are not queued
+ * behind the big host's many. */
+static void test_inspects_take_turns(void **state) {
+  (void)state;
+  logs_num = 0;
+  mini_server_t *ms = ms_start(NULL);
+  char big[8192];
+  json_items(big, sizeof(big), 10, 39,
+             "{\"Id\":\"a%d\",\"Names\":[\"/a%d\"],\"Image\":\"x\","
+             "\"State\":\"running\",\"Status\":\"Up 1 hour\"}",
+             "]");
+  ms_route_t r[] = {
+      {.path = "/api/endpoints?start=1&limit=100&excludeSnapshots=true",
+       .headers = "X-Total-Count: 2\r\n",
+       .body = "[{\"Id\":1,\"Name\":\"big\",\"Type\":1},"
+               "{\"Id\":2,\"Name\":\"small\",\"Type\":1}]"},
+      {.path = "/api/endpoints/1/docker/containers/json?all=1",
+       .headers = date_header(),
+       .body = big},
+      {.path = "/api/endpoints/2/docker/containers/json?all=1",
+       .headers = date_header(),
+       .delay_ms = 50,
+       .body = LIST_LOCAL},
+      {.path = "/api/endpoints/",
+       .prefix = true,
+       .delay_ms = 200,
+       .body = INSPECT_ANY},
+  };
+  assert_int_equal(ms_set_routes(ms, r, sizeof(r) / sizeof(r[0])), 0);
+  source_t *s = edge_source(ms, 2, 2500, 10);
+  assert_int_equal(source_poll(s), 0);
+  assert_true(inventory_find(source_inventory(s), 1)->up);
+  assert_true(inventory_find(source_inventory(s), 2)->up);
+  size_t seen = 0, last_small = 0;
+  for (size_t i = 0; i < ms_request_count(ms); i++) {
+    const char *p = ms_request(ms, i)->path;
+    if (strstr(p, "/containers/json") != NULL ||
+        strstr(p, "/containers/") == NULL)
+      continue;
+    seen++;
+    if (strncmp(p, "/api/endpoints/2/", 17) == 0)
+      last_small = seen;
+  }
+  assert_int_equal(seen, 33);
+  assert_true(last_small > 0 && last_small <= 12);
+  assert_int_equal(source_stats(s)->inspects, 33);
+  source_free(s);
+  ms_stop(ms);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_group_tag_shard_filters),
@@ -634,6 +994,10 @@ int main(void) {
       cmocka_unit_test(test_odd_answers),
       cmocka_unit_test(test_pages_without_total_and_bad_login),
       cmocka_unit_test(test_short_secret_echoed),
+      cmocka_unit_test(test_edge_offline_not_asked),
+      cmocka_unit_test(test_async_edge_snapshot),
+      cmocka_unit_test(test_slow_envs_do_not_delay),
+      cmocka_unit_test(test_inspects_take_turns),
   };
   http_global_init();
   return cmocka_run_group_tests_name("source", tests, NULL, NULL);

@@ -4,6 +4,8 @@
 #ifndef PORTAINER_TESTUTIL_H
 #define PORTAINER_TESTUTIL_H
 
+#include "json_stream.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,6 +53,18 @@ static inline char *read_fixture(const char *name, size_t *len) {
   if (len != NULL)
     *len = used;
   return buf;
+}
+
+/* Feeds doc to js chunk bytes at a time (0: at once); the first failing
+ * feed's -1, else 0.  (The caller finishes the document.) */
+static inline int feed_chunks(json_stream_t *js, const char *doc, size_t len,
+                              size_t chunk) {
+  if (chunk == 0)
+    chunk = len > 0 ? len : 1;
+  int rc = 0;
+  for (size_t off = 0; off < len && rc == 0; off += chunk)
+    rc = json_stream_feed(js, doc + off, len - off < chunk ? len - off : chunk);
+  return rc;
 }
 
 #endif
