@@ -10,7 +10,8 @@ BUILD_PKGS="gcc make autoconf automake libtool pkg-config collectd-core
   libmicrohttpd12 libprotobuf-c1 curl perl"
 RUN_PKGS="docker.io busybox-static python3"
 TEST_PKGS="collectd-utils yajl-tools lcov clang libclang-rt-14-dev podman runc
-  prometheus nginx valgrind iproute2 python3 openssl python3-yaml"
+  prometheus nginx valgrind iproute2 python3 openssl python3-yaml
+  tinyproxy"
 # The Debian package, the man page and the container image (debootstrap
 # makes the image's Debian base).
 PKG_TEST_PKGS="debhelper dpkg-dev man-db groff-base debootstrap"
@@ -48,7 +49,7 @@ install_pkgs() {
   apt-get install -y -qq $missing >/dev/null
   # Debian's packages start their services where systemd runs; the project
   # starts its own instances, so stop the stock ones if they came up.
-  for svc in collectd prometheus prometheus-node-exporter nginx docker; do
+  for svc in collectd prometheus prometheus-node-exporter nginx docker tinyproxy; do
     if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet "$svc" 2>/dev/null; then
       systemctl stop "$svc" 2>/dev/null || true
     fi

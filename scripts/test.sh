@@ -65,6 +65,11 @@ for suite in test_streak test_portainers test_swarm; do
   python3 "$TOP/tests/e2e/$suite.py" --build-dir "$BUILD" || status=1
 done
 
+say "shutdown with a poll in flight (also under valgrind), Proxy through real proxies"
+if ! python3 "$TOP/tests/e2e/test_shutdown.py" --build-dir "$BUILD"; then
+  status=1
+fi
+
 say "hostile servers and secrets (docs/FAULTS.md, issue 9): echoes, paging, long URLs, warnings"
 python3 "$TOP/tests/e2e/test_hostile.py" --build-dir "$BUILD" || status=1
 

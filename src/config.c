@@ -398,6 +398,52 @@ static int check_url(const char *src, char *url) {
   return 0;
 }
 
+/* Proxy: "" (no proxy) or a URL of a scheme libcurl speaks.  The value is
+ * never printed: it may carry a user and password. */
+static int check_proxy(const char *src, const source_conf_t *c) {
+  static const char *const schemes[] = {"http://",   "https://",
+                                        "socks4://", "socks4a://",
+                                        "socks5://", "socks5h://"};
+  const char *p = c->proxy;
+  if (p == NULL || p[0] == 0)
+    return 0;
+  if (c->socket != NULL) {
+    CERROR("source \"%s\" not started: Proxy does not apply to Socket (a "
+           "unix socket never goes through a proxy)",
+           src);
+    return -1;
+  }
+  size_t scheme = 0;
+  for (size_t i = 0; i < STATIC_ARRAY_SIZE(schemes) && scheme == 0; i++)
+    if (strncasecmp(p, schemes[i], strlen(schemes[i])) == 0)
+      scheme = strlen(schemes[i]);
+  if (scheme == 0) {
+    CERROR("source \"%s\" not started: Proxy must be \"\" (none) or a URL "
+           "starting with http://, https://, socks4://, socks4a://, "
+           "socks5:// or socks5h://",
+           src);
+    return -1;
+  }
+  if (p[scheme] == 0 || strchr("/?#:@", p[scheme]) != NULL) {
+    CERROR("source \"%s\" not started: Proxy has no host name", src);
+    return -1;
+  }
+  for (const char *q = p; *q != 0; q++) {
+    if ((unsigned char)*q <= 0x20 || *q == 0x7f) {
+      CERROR("source \"%s\" not started: Proxy contains white space or a "
+             "control character",
+             src);
+      return -1;
+    }
+  }
+  if (strlen(p) > 2048) {
+    CERROR("source \"%s\" not started: Proxy is longer than 2048 characters",
+           src);
+    return -1;
+  }
+  return 0;
+}
+
 static int check_readable(const char *src, const char *opt, const char *path) {
   if (path != NULL && access(path, R_OK) != 0) {
     CERROR("source \"%s\" not started: %s \"%s\": %s", src, opt, path,
@@ -565,6 +611,8 @@ static int finish(source_conf_t *c) {
   }
   if (c->url != NULL && check_url(src, c->url) != 0)
     return -1;
+  if (check_proxy(src, c) != 0)
+    return -1;
   if (c->token != NULL && c->token[0] == 0) {
     CERROR("source \"%s\" not started: Token is empty", src);
     return -1;
@@ -679,7 +727,11 @@ int config_parse_source(const oconfig_item_t *ci, source_conf_t *c) {
       status = cf_util_get_string(o, &c->client_cert);
     else if (strcasecmp("ClientKey", o->key) == 0)
       status = cf_util_get_string(o, &c->client_key);
-    else if (strcasecmp("Timeout", o->key) == 0) {
+    else if (strcasecmp("Proxy", o->key) == 0) {
+      secret_free(c->proxy); /* given twice: the last one counts */
+      c->proxy = NULL;
+      status = cf_util_get_string(o, &c->proxy);
+    } else if (strcasecmp("Timeout", o->key) == 0) {
       status = get_positive_int(src, o, 1, 3600 * 1000, &v);
       c->timeout_ms = v;
     } else if (strcasecmp("Interval", o->key) == 0) {

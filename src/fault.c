@@ -248,6 +248,11 @@ void fault_env_recovered(source_t *s, const inv_env_t *e, char *slot,
 }
 
 void fault_request(source_t *s, req_t *r, const http_result_t *res) {
+  if (res->error == HTTP_ERR_CANCELLED)
+    return; /* shutdown, not a fault: the poll is dropped whole */
+  http_result_t oom = {.error = HTTP_ERR_OTHER, .message = "out of memory"};
+  if (r->nomem && res->error == HTTP_OK && res->status < 300)
+    res = &oom; /* the answer came, but part of it could not be kept */
   source_err_kind_t kind = classify(res);
   char sig[64];
   if (res->error == HTTP_OK && res->status < 300)
@@ -293,4 +298,10 @@ void fault_request(source_t *s, req_t *r, const http_result_t *res) {
     logline_printf(&l, " (socket %s)", s->conf.socket);
   }
   log_once(s, slot, slot_size, sig, &l);
+}
+
+void fault_nomem(source_t *s, req_kind_t kind, inv_env_t *e, container_t *c) {
+  req_t r = {.s = s, .kind = kind, .env = e, .c = c, .nomem = true};
+  http_result_t ok = {.error = HTTP_OK, .status = 200};
+  fault_request(s, &r, &ok);
 }

@@ -23,6 +23,7 @@
 
 #include <curl/curl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -87,7 +88,8 @@ struct http_client_s {
   int n_idle;
   uint64_t sent;
   bool in_run;
-  bool refusing; /* draining (deadline, free): http_request() says no */
+  bool refusing;         /* draining (deadline, free): http_request() says no */
+  atomic_bool cancelled; /* http_client_cancel(), from any thread */
 };
 
 /* ------------------------------------------------------------------------ */
@@ -108,6 +110,8 @@ const char *http_error_name(http_error_t e) {
     return "too_large";
   case HTTP_ERR_ABORTED:
     return "aborted";
+  case HTTP_ERR_CANCELLED:
+    return "cancelled";
   case HTTP_ERR_OTHER:
     break;
   }
@@ -340,9 +344,11 @@ int http_request_prio(http_client_t *hc, http_prio_t prio, const char *method,
                       const char *url, const char *const *headers,
                       const char *body, http_body_cb on_body,
                       http_done_cb on_done, void *ud) {
-  if (hc == NULL || method == NULL || url == NULL || hc->refusing || prio < 0 ||
+  if (hc == NULL || method == NULL || url == NULL || prio < 0 ||
       prio >= HTTP_PRIO_NUM)
     return -1;
+  if (hc->refusing || http_client_cancelled(hc))
+    return HTTP_REFUSED;
 
   http_req_t *r = calloc(1, sizeof(*r));
   if (r == NULL)
@@ -480,8 +486,12 @@ static CURLcode easy_setup(http_client_t *hc, http_req_t *r, CURL *e) {
   }
   if (o->max_response_size > 0 && o->max_response_size <= (size_t)INT64_MAX)
     SET(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)o->max_response_size);
-  if (o->unix_socket != NULL)
+  if (o->unix_socket != NULL) {
     SET(CURLOPT_UNIX_SOCKET_PATH, o->unix_socket);
+    SET(CURLOPT_PROXY, ""); /* never through a proxy, whatever the env */
+  } else if (o->proxy != NULL) {
+    SET(CURLOPT_PROXY, o->proxy); /* "": none, not even the environment's */
+  }
   SET(CURLOPT_SSL_VERIFYPEER, o->verify_peer ? 1L : 0L);
   SET(CURLOPT_SSL_VERIFYHOST, o->verify_host ? 2L : 0L);
   if (o->ca_cert != NULL)
@@ -647,6 +657,10 @@ int http_client_run(http_client_t *hc, int64_t deadline_ms) {
 
   for (;;) {
     int64_t now = http_now_ms();
+    if (http_client_cancelled(hc)) {
+      drain_all(hc, HTTP_ERR_CANCELLED, "cancelled: collectd is shutting down");
+      break;
+    }
     if (now >= deadline_ms) {
       drain_all(hc, HTTP_ERR_TIMEOUT, "poll deadline reached");
       break;
@@ -678,6 +692,7 @@ int http_client_run(http_client_t *hc, int64_t deadline_ms) {
       if (lease_end != INT64_MAX && hc->n_waiting > 0 && lease_end - now < left)
         left = lease_end - now > 0 ? lease_end - now : 1;
       int wait = left < HTTP_POLL_SLICE_MS ? (int)left : HTTP_POLL_SLICE_MS;
+      /* http_client_cancel() wakes this up at once (curl_multi_wakeup). */
       mc = curl_multi_poll(hc->multi, NULL, 0, wait, NULL);
     }
     if (mc != CURLM_OK) {
@@ -689,6 +704,19 @@ int http_client_run(http_client_t *hc, int64_t deadline_ms) {
 
   hc->in_run = false;
   return ret;
+}
+
+void http_client_cancel(http_client_t *hc) {
+  if (hc == NULL)
+    return;
+  atomic_store(&hc->cancelled, true);
+  /* Thread-safe by libcurl's contract; harmless when nothing polls. */
+  if (hc->multi != NULL)
+    curl_multi_wakeup(hc->multi);
+}
+
+bool http_client_cancelled(const http_client_t *hc) {
+  return hc != NULL && atomic_load(&hc->cancelled);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -730,9 +758,10 @@ http_client_t *http_client_new(const http_options_t *opts) {
   if (hc == NULL)
     return NULL;
 
+  atomic_init(&hc->cancelled, false);
   hc->opts = *opts;
   hc->opts.unix_socket = hc->opts.ca_cert = NULL;
-  hc->opts.client_cert = hc->opts.client_key = NULL;
+  hc->opts.client_cert = hc->opts.client_key = hc->opts.proxy = NULL;
   if (hc->opts.max_in_flight < 1)
     hc->opts.max_in_flight = 1;
   if (hc->opts.max_in_flight > HTTP_MAX_IN_FLIGHT_CAP)
@@ -740,13 +769,15 @@ http_client_t *http_client_new(const http_options_t *opts) {
   int n = hc->opts.max_in_flight;
   slow_pool_setup(hc);
 
-  char *s[4] = {NULL, NULL, NULL, NULL};
+  char *s[5] = {NULL, NULL, NULL, NULL, NULL};
   if (dup_opt(&s[0], opts->unix_socket) != 0 ||
       dup_opt(&s[1], opts->ca_cert) != 0 ||
       dup_opt(&s[2], opts->client_cert) != 0 ||
-      dup_opt(&s[3], opts->client_key) != 0) {
+      dup_opt(&s[3], opts->client_key) != 0 ||
+      dup_opt(&s[4], opts->proxy) != 0) {
     for (int i = 0; i < 4; i++)
       free(s[i]);
+    secret_free(s[4]);
     free(hc);
     return NULL;
   }
@@ -754,6 +785,7 @@ http_client_t *http_client_new(const http_options_t *opts) {
   hc->opts.ca_cert = s[1];
   hc->opts.client_cert = s[2];
   hc->opts.client_key = s[3];
+  hc->opts.proxy = s[4]; /* may hold credentials: wiped when freed */
 
   hc->running = calloc((size_t)(n + hc->max_slow), sizeof(*hc->running));
   hc->idle = calloc((size_t)n, sizeof(*hc->idle));
@@ -802,6 +834,7 @@ void http_client_free(http_client_t *hc) {
   free((char *)hc->opts.ca_cert);
   free((char *)hc->opts.client_cert);
   free((char *)hc->opts.client_key);
+  secret_free((char *)hc->opts.proxy);
   free(hc);
 }
 

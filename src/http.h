@@ -38,6 +38,7 @@ typedef enum {
   HTTP_ERR_TOO_LARGE, /* body exceeded max_response_size */
   HTTP_ERR_ABORTED,   /* the body callback refused the data */
   HTTP_ERR_OTHER,
+  HTTP_ERR_CANCELLED, /* http_client_cancel(): collectd is shutting down */
 } http_error_t;
 
 /* Short stable names ("connect", "timeout", ...) for metrics and logs. */
@@ -67,6 +68,11 @@ typedef struct {
   const char *ca_cert;     /* NULL: system store */
   const char *client_cert; /* NULL: none */
   const char *client_key;
+  /* CURLOPT_PROXY: NULL leaves libcurl to its environment variables
+   * (http_proxy, https_proxy, ALL_PROXY, no_proxy); "" means no proxy at all;
+   * else the proxy's URL (it may hold credentials: never logged).  A unix
+   * socket never goes through a proxy. */
+  const char *proxy;
   long timeout_ms;          /* per request (connect + transfer) */
   size_t max_response_size; /* per response body, bytes */
   int max_in_flight;        /* >= 1 */
@@ -105,8 +111,10 @@ typedef void (*http_done_cb)(void *ud, const http_result_t *res);
 
 /* Queues a request.  method is "GET" or "POST"; headers is NULL or a
  * NULL-terminated array of "Name: value" strings; body (POST, JSON) may be
- * NULL.  All strings are copied.  Returns 0, or -1 when out of memory (no
- * callback is then called). */
+ * NULL.  All strings are copied.  Returns 0; HTTP_REFUSED when the run is
+ * ending (its deadline, a cancel, the client being freed); -1 when out of
+ * memory or given NULL.  No callback is called when it fails. */
+#define HTTP_REFUSED (-2)
 int http_request(http_client_t *hc, const char *method, const char *url,
                  const char *const *headers, const char *body,
                  http_body_cb on_body, http_done_cb on_done, void *ud);
@@ -128,6 +136,14 @@ size_t http_client_waiting(const http_client_t *hc);
  * clock) passes; what is still queued or running then completes with
  * HTTP_ERR_TIMEOUT.  Returns 0, or -1 if libcurl itself failed. */
 int http_client_run(http_client_t *hc, int64_t deadline_ms);
+
+/* Cancels the client for good; callable from any thread, at any time, as
+ * long as the client is not being freed.  A http_client_run() in progress
+ * wakes at once and completes what is running or queued with
+ * HTTP_ERR_CANCELLED; later runs do the same at once, and http_request()
+ * refuses.  For collectd's shutdown. */
+void http_client_cancel(http_client_t *hc);
+bool http_client_cancelled(const http_client_t *hc);
 
 /* Requests started by this client since it was created. */
 uint64_t http_client_requests_sent(const http_client_t *hc);

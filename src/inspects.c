@@ -34,36 +34,39 @@ static void on_inspect_done(void *ud, const http_result_t *res) {
   req_free(r);
 }
 
-/* Hands one inspect to the http client; false when it refuses more. */
+/* Hands one inspect to the http client; false when it refuses more.  An
+ * inspect lost to an allocation failure is counted ("other: out of
+ * memory") and logged once as the environment's inspect fault. */
 static bool start_inspect(source_t *s, inv_env_t *e, container_t *c) {
   char path[512], target[384];
-  if (docker_path_inspect(path, sizeof(path), c->id) != 0) {
-    c->inspected = false;
+  c->inspected = false; /* set again when this inspect completes */
+  if (docker_path_inspect(path, sizeof(path), c->id) != 0)
+    return true;
+  req_t *r = req_new(s, REQ_INSPECT);
+  if (r == NULL) {
+    fault_nomem(s, REQ_INSPECT, e, c);
     return true;
   }
-  req_t *r = req_new(s, REQ_INSPECT);
-  if (r == NULL)
-    return true;
   r->env = e;
   r->c = c;
-  c->inspected = false; /* set again when this inspect completes */
   r->js = docker_inspect_parser_new(c);
-  if (r->js == NULL) {
-    req_free(r);
-    return true;
-  }
-  char *url = req_docker_url(s, e, path);
+  char *url = r->js != NULL ? req_docker_url(s, e, path) : NULL;
   if (url == NULL) {
     req_free(r);
-    return true; /* list facts only for this one */
+    fault_nomem(s, REQ_INSPECT, e, c); /* list facts only for this one */
+    return true;
   }
   /* Agent environments in a Swarm: ask the node that runs the container. */
   const char *extra = req_target_header(c->node, target, sizeof(target));
   r->targeted = extra != NULL;
   int rc = req_queue(s, r, "GET", url, extra, NULL, NULL, on_inspect_done);
   free(url);
-  if (rc != 0)
-    return false;
+  if (rc == HTTP_REFUSED)
+    return false; /* the poll is ending */
+  if (rc != 0) {
+    fault_nomem(s, REQ_INSPECT, e, c);
+    return true;
+  }
   s->stats.inspects++;
   e->inspects_running++;
   return true;
@@ -106,7 +109,11 @@ static void add_host(source_t *s, inv_env_t *e, size_t first) {
     size_t cap = s->ihosts_cap ? s->ihosts_cap * 2 : 16;
     inspect_host_t *n = realloc(s->ihosts, cap * sizeof(*n));
     if (n == NULL) {
-      s->inspects_num = first; /* list facts only this poll */
+      for (size_t i = first; i < s->inspects_num; i++) {
+        s->inspects[i].c->inspected = false; /* list facts only this poll */
+        fault_nomem(s, REQ_INSPECT, e, s->inspects[i].c);
+      }
+      s->inspects_num = first;
       return;
     }
     s->ihosts = n;
@@ -122,6 +129,7 @@ static void queue_inspect(source_t *s, inv_env_t *e, container_t *c) {
     pending_inspect_t *n = realloc(s->inspects, cap * sizeof(*n));
     if (n == NULL) {
       c->inspected = false; /* list facts only this poll */
+      fault_nomem(s, REQ_INSPECT, e, c);
       return;
     }
     s->inspects = n;

@@ -21,7 +21,8 @@ void lists_add_container(void *ud, container_t *c) {
     container_free(c);
     return;
   }
-  inv_env_list_add(r->env, c);
+  if (inv_env_list_add(r->env, c) != 0)
+    r->nomem = true; /* a container is missing: the list failed */
 }
 
 static void on_list_done(void *ud, const http_result_t *res) {

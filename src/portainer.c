@@ -22,14 +22,33 @@
 #include "notify.h"
 #include "source.h"
 
+#include <pthread.h>
+#include <stdatomic.h>
+
 #define LOG_PREFIX "portainer plugin: "
 
-typedef struct {
+typedef struct instance_s instance_t;
+struct instance_s {
   source_t *src;
   cdtime_t interval;
   char *name;
   int writer; /* this source in the registry */
-} instance_t;
+  instance_t *next; /* in `running` */
+};
+
+/* Shutdown.  collectd 5.12's plugin_shutdown_all() joins the read threads
+ * (stop_read_threads(), which logs "collectd: Stopping N read threads.")
+ * BEFORE it calls any shutdown callback, and main() logs "Exiting
+ * normally." just before that: a shutdown callback alone could not end a
+ * poll in flight, and stopping collectd would wait for it (up to 90 % of
+ * the interval).  So a log callback watches for those two lines, written by
+ * the main thread right before the join, and cancels every source's poll;
+ * the shutdown callback does the same once more, in case.  `running` lists
+ * the started sources (guarded by running_lock, never held while logging);
+ * an instance leaves it before it is freed. */
+static atomic_bool shutting_down;
+static pthread_mutex_t running_lock = PTHREAD_MUTEX_INITIALIZER;
+static instance_t *running;
 
 /* Which source writes which container identity: sources configured first
  * win (registry.h).  Created by the init callback, freed at shutdown, after
@@ -47,10 +66,64 @@ static void log_cb(void *ud, int level, const char *msg) {
   plugin_log(level, LOG_PREFIX "%s", msg);
 }
 
+static void running_add(instance_t *inst) {
+  pthread_mutex_lock(&running_lock);
+  inst->next = running;
+  running = inst;
+  if (atomic_load(&shutting_down))
+    source_cancel(inst->src);
+  pthread_mutex_unlock(&running_lock);
+}
+
+static void running_remove(instance_t *inst) {
+  pthread_mutex_lock(&running_lock);
+  for (instance_t **p = &running; *p != NULL; p = &(*p)->next) {
+    if (*p == inst) {
+      *p = inst->next;
+      break;
+    }
+  }
+  pthread_mutex_unlock(&running_lock);
+}
+
+/* Cancels every source's poll, now and for good.  Any thread. */
+static void cancel_all(void) {
+  atomic_store(&shutting_down, true);
+  pthread_mutex_lock(&running_lock);
+  for (instance_t *i = running; i != NULL; i = i->next)
+    source_cancel(i->src);
+  pthread_mutex_unlock(&running_lock);
+}
+
+/* "collectd: Stopping 5 read threads." exactly (stop_read_threads()). */
+static bool is_stopping_line(const char *msg) {
+  static const char head[] = "collectd: Stopping ";
+  static const char tail[] = " read threads.";
+  if (strncmp(msg, head, sizeof(head) - 1) != 0)
+    return false;
+  const char *p = msg + sizeof(head) - 1;
+  if (*p < '0' || *p > '9')
+    return false;
+  while (*p >= '0' && *p <= '9')
+    p++;
+  return strcmp(p, tail) == 0;
+}
+
+/* Every log line of the daemon passes here, from any thread: cheap, and
+ * never logs itself. */
+static void portainer_log(int severity, const char *msg, user_data_t *ud) {
+  (void)ud;
+  if (severity != LOG_INFO || msg == NULL || atomic_load(&shutting_down))
+    return;
+  if (strcmp(msg, "Exiting normally.") == 0 || is_stopping_line(msg))
+    cancel_all();
+}
+
 static void instance_free(void *p) {
   instance_t *inst = p;
   if (inst == NULL)
     return;
+  running_remove(inst); /* no cancel can reach it any more */
   source_free(inst->src);
   sfree(inst->name);
   sfree(inst);
@@ -58,7 +131,14 @@ static void instance_free(void *p) {
 
 static int portainer_read(user_data_t *ud) {
   instance_t *inst = ud->data;
-  source_poll(inst->src);
+  if (source_poll(inst->src) == SOURCE_POLL_CANCELLED) {
+    /* collectd is stopping: nothing of this poll is dispatched, so no
+     * series gets half a poll (some hosts fresh, others missing). */
+    INFO(LOG_PREFIX "source \"%s\": poll cancelled, collectd is shutting "
+                    "down; nothing of it is dispatched",
+         inst->name);
+    return 0;
+  }
   emit_source_shared(inst->src, hostname_g, inst->interval, registry,
                      inst->writer);
   notify_source(inst->src, hostname_g);
@@ -124,6 +204,7 @@ static int start_source(source_conf_t *conf) {
   }
   inst->writer = registry_writer(registry, inst->name);
   snprintf(group, sizeof(group), "portainer-%s", inst->name);
+  running_add(inst);
   int status = plugin_register_complex_read(
       "portainer", group, portainer_read, inst->interval,
       &(user_data_t){.data = inst, .free_func = instance_free});
@@ -173,6 +254,9 @@ static int portainer_init(void) {
 }
 
 static int portainer_shutdown(void) {
+  /* collectd has joined its read threads by now (see above) and freed the
+   * sources; this is the last word, should a source still be listed. */
+  cancel_all();
   for (size_t i = 0; i < pending_num; i++)
     source_conf_free(&pending[i]);
   sfree(pending);
@@ -186,7 +270,9 @@ static int portainer_shutdown(void) {
 /* The one symbol portainer.so exports: everything else is built with
  * -fvisibility=hidden (tests/check_symbols.sh). */
 __attribute__((visibility("default"))) void module_register(void) {
+  atomic_store(&shutting_down, false);
   plugin_register_complex_config("portainer", portainer_config);
   plugin_register_init("portainer", portainer_init);
   plugin_register_shutdown("portainer", portainer_shutdown);
+  plugin_register_log("portainer", portainer_log, NULL);
 }

@@ -38,7 +38,7 @@ static int on_json_body(void *ud, const char *buf, size_t len) {
 }
 
 bool req_answered(req_t *r, const http_result_t *res) {
-  return res->error == HTTP_OK && res->status == 200 &&
+  return !r->nomem && res->error == HTTP_OK && res->status == 200 &&
          json_stream_finish(r->js) == 0;
 }
 
@@ -81,12 +81,11 @@ int req_queue(source_t *s, req_t *r, const char *method, const char *url,
     headers[n++] = extra_header;
   if (on_body == NULL && r->js != NULL)
     on_body = on_json_body;
-  if (http_request_prio(s->http, req_prio(r), method, url, headers, body,
-                        on_body, done, r) != 0) {
+  int rc = http_request_prio(s->http, req_prio(r), method, url, headers, body,
+                             on_body, done, r);
+  if (rc != 0)
     req_free(r);
-    return -1;
-  }
-  return 0;
+  return rc;
 }
 
 char *req_url(const char *fmt, ...) {

@@ -42,6 +42,7 @@ source_t *source_new(source_conf_t *conf, const char *default_host,
       .ca_cert = s->conf.ca_cert,
       .client_cert = s->conf.client_cert,
       .client_key = s->conf.client_key,
+      .proxy = s->conf.proxy,
       .timeout_ms = s->conf.timeout_ms,
       .max_response_size = s->conf.max_response_size,
       .max_in_flight = s->conf.max_in_flight,
@@ -129,6 +130,8 @@ static bool poll_close(source_t *s) {
 }
 
 int source_poll(source_t *s) {
+  if (http_client_cancelled(s->http))
+    return SOURCE_POLL_CANCELLED; /* nothing is sent */
   int64_t start_ms = http_now_ms();
   double interval = s->conf.interval > 0 ? s->conf.interval : 10.0;
   /* The whole poll ends before the next one is due. */
@@ -138,6 +141,10 @@ int source_poll(source_t *s) {
 
   poll_start(s);
   http_client_run(s->http, start_ms + budget);
+  /* Cancelled: what the poll gathered stays unreported; the source is about
+   * to be freed. */
+  if (http_client_cancelled(s->http))
+    return SOURCE_POLL_CANCELLED;
   bool up = poll_close(s);
 
   s->stats.up = up;
@@ -148,7 +155,12 @@ int source_poll(source_t *s) {
     s->stats.last_success = s->now;
     fault_source_recovered(s);
   }
-  return up ? 0 : -1;
+  return up ? SOURCE_POLL_UP : SOURCE_POLL_DOWN;
+}
+
+void source_cancel(source_t *s) {
+  if (s != NULL)
+    http_client_cancel(s->http);
 }
 
 const source_conf_t *source_conf(const source_t *s) {

@@ -63,7 +63,14 @@ source_t *source_new(source_conf_t *conf, const char *default_host,
                      source_log_fn log, void *log_ud);
 void source_free(source_t *s);
 
-/* One poll; returns 0 when the API answered (stats.up), -1 otherwise. */
+/* What source_poll() returns. */
+enum {
+  SOURCE_POLL_UP = 0,         /* the API answered (stats.up) */
+  SOURCE_POLL_DOWN = -1,      /* it did not (stats.up is false) */
+  SOURCE_POLL_CANCELLED = -2, /* source_cancel(): the poll was dropped whole;
+                                 stats and inventory say nothing of it */
+};
+/* One poll: SOURCE_POLL_UP, SOURCE_POLL_DOWN or SOURCE_POLL_CANCELLED. */
 int source_poll(source_t *s);
 
 /* The warning emit.c logs when another source, configured first (owner),
@@ -73,6 +80,11 @@ int source_poll(source_t *s);
 void fault_shared_identity(const source_t *s, const inv_env_t *e,
                            const char *container, const char *owner, char *buf,
                            size_t size);
+
+/* Ends a poll in flight at once and every later one before it starts (for
+ * collectd's shutdown).  Callable from any thread while s is not being
+ * freed. */
+void source_cancel(source_t *s);
 
 const source_conf_t *source_conf(const source_t *s);
 const inventory_t *source_inventory(const source_t *s);

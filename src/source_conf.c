@@ -41,6 +41,7 @@ void source_conf_free(source_conf_t *c) {
   free(c->ca_cert);
   free(c->client_cert);
   free(c->client_key);
+  secret_free(c->proxy);
   free(c->ti_label);
   free(c->group_ids);
   free(c->tag_ids);

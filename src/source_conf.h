@@ -80,6 +80,11 @@ typedef struct {
   char *client_cert;
   char *client_key;
 
+  /* Proxy: NULL when not set (libcurl follows http_proxy, https_proxy,
+   * ALL_PROXY and no_proxy from collectd's environment), "" for none, else
+   * the proxy's URL.  It may hold credentials: a secret. */
+  char *proxy;
+
   long timeout_ms;          /* per request */
   double interval;          /* seconds, 0: collectd's global interval */
   size_t max_response_size; /* bytes, per response */

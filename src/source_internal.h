@@ -119,7 +119,9 @@ typedef struct {
   char *buf; /* REQ_AUTH: response body */
   size_t buf_len;
   void (*then)(source_t *s); /* REQ_AUTH: what waits for the JWT */
-  pt_snapshot_t snap;        /* REQ_SNAPSHOT: what the document said */
+  bool nomem; /* something of the answer was lost to an allocation failure:
+                 the request counts as failed ("other: out of memory") */
+  pt_snapshot_t snap; /* REQ_SNAPSHOT: what the document said */
 } req_t;
 
 /* --- request.c ------------------------------------------------------------ */
@@ -129,11 +131,12 @@ req_t *req_new(source_t *s, req_kind_t kind);
 void req_free(req_t *r);
 /* Queues r with the source's credentials and extra_header (may be NULL).
  * The body of a request with a parser (r->js) goes to it.  On failure r is
- * freed and -1 returned. */
+ * freed and http_request()'s code returned (HTTP_REFUSED: the run is
+ * ending; -1: out of memory). */
 int req_queue(source_t *s, req_t *r, const char *method, const char *url,
               const char *extra_header, const char *body, http_body_cb on_body,
               http_done_cb done);
-/* A 200 whose document parsed to the end. */
+/* A 200 whose document parsed to the end, nothing of it lost (nomem). */
 bool req_answered(req_t *r, const http_result_t *res);
 /* A request URL, formatted on the heap without a length limit (a base URL
  * is as long as the configuration makes it); NULL when out of memory. */
@@ -162,6 +165,10 @@ void source_logline(const source_t *s, logline_t *l);
 void slog_line(source_t *s, int level, logline_t *l);
 /* Counts a failed request and logs it once per fault. */
 void fault_request(source_t *s, req_t *r, const http_result_t *res);
+/* A request of this kind could not be made or kept for want of memory:
+ * counted and logged like a failed one ("other: out of memory"); an
+ * inspect's (c set) marks e's inspects failed. */
+void fault_nomem(source_t *s, req_kind_t kind, inv_env_t *e, container_t *c);
 /* Logs "<what e is>: msg" (msg: the plugin's own words) when signature
  * differs from what slot last logged. */
 void fault_log(source_t *s, char *slot, size_t slot_size, const char *signature,

@@ -187,6 +187,7 @@ int cf_util_get_boolean(const oconfig_item_t *ci, bool *ret_bool) {
 int (*stub_config_cb)(oconfig_item_t *);
 plugin_init_cb stub_init_cb;
 plugin_shutdown_cb stub_shutdown_cb;
+plugin_log_cb stub_log_cb;
 stub_read_t stub_reads[STUB_MAX_READS];
 size_t stub_reads_num;
 
@@ -206,6 +207,14 @@ int plugin_register_init(const char *name, plugin_init_cb callback) {
 int plugin_register_shutdown(const char *name, plugin_shutdown_cb callback) {
   (void)name;
   stub_shutdown_cb = callback;
+  return 0;
+}
+
+int plugin_register_log(const char *name, plugin_log_cb callback,
+                        user_data_t const *user_data) {
+  (void)name;
+  (void)user_data;
+  stub_log_cb = callback;
   return 0;
 }
 

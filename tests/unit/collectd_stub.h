@@ -64,6 +64,7 @@ typedef struct {
 extern int (*stub_config_cb)(oconfig_item_t *);
 extern plugin_init_cb stub_init_cb;
 extern plugin_shutdown_cb stub_shutdown_cb;
+extern plugin_log_cb stub_log_cb; /* collectd calls it for every log line */
 extern stub_read_t stub_reads[STUB_MAX_READS];
 extern size_t stub_reads_num;
 /* Frees every registered read's user data, as collectd does at shutdown. */

@@ -12,6 +12,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -660,6 +661,10 @@ static void accept_one(mini_server_t *ms, int lfd) {
   int fd = accept(lfd, NULL, NULL);
   if (fd < 0)
     return;
+  /* Headers and body go out in separate writes: without this, each small
+   * answer waits out the client's delayed ACK (40 ms). */
+  int one = 1;
+  (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
   int slot = slot_reap(ms);
   ms_conn_t *c = slot >= 0 ? calloc(1, sizeof(*c)) : NULL;
   if (c == NULL) {

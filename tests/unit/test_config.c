@@ -756,9 +756,96 @@ static void test_host_prefix(void **state) {
   assert_int_equal(parse(ci, &c), -1);
 }
 
+/* Proxy: unset (libcurl's environment), "" (none), or a URL; rejected when
+ * malformed or with Socket, never printed (it may hold a password). */
+static void test_proxy(void **state) {
+  (void)state;
+  source_conf_t c;
+  oconfig_item_t *ci = block("Docker", "d");
+  opt_s(ci, "URL", "http://127.0.0.1:2375");
+  assert_int_equal(parse(ci, &c), 0);
+  assert_null(c.proxy); /* not set: the environment's, libcurl decides */
+  source_conf_free(&c);
+
+  ci = block("Docker", "d");
+  opt_s(ci, "URL", "http://127.0.0.1:2375");
+  opt_s(ci, "Proxy", "");
+  assert_int_equal(parse(ci, &c), 0);
+  assert_non_null(c.proxy);
+  assert_string_equal(c.proxy, ""); /* none, not even the environment's */
+  source_conf_free(&c);
+
+  static const char *good[] = {"http://127.0.0.1:3128",
+                               "HTTPS://proxy.example.org",
+                               "socks5h://u:" PASSWORD "@127.0.0.1:1080",
+                               "socks4://127.0.0.1",
+                               "socks4a://127.0.0.1",
+                               "socks5://127.0.0.1:1080/"};
+  for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+    ci = block("Portainer", "p");
+    opt_s(ci, "URL", "http://127.0.0.1:9000");
+    opt_s(ci, "Token", SECRET);
+    opt_s(ci, "Proxy", "http://first.example.org:1"); /* the last one wins */
+    opt_s(ci, "Proxy", good[i]);
+    assert_int_equal(parse(ci, &c), 0);
+    assert_string_equal(c.proxy, good[i]);
+    source_conf_free(&c);
+  }
+
+  static const struct {
+    const char *value, *cause;
+  } bad[] = {
+      {"127.0.0.1:3128", "Proxy must be \"\" (none) or a URL"},
+      {"ftp://u:" PASSWORD "@127.0.0.1", "Proxy must be \"\" (none) or a URL"},
+      {"http://", "Proxy has no host name"},
+      {"http://:" PASSWORD "@", "Proxy has no host name"},
+      {"http://u:" PASSWORD "@127.0.0.1:3128 x", "white space or a control"},
+      {"http://127.0.0.1:3128\n", "white space or a control"},
+  };
+  for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    ci = block("Docker", "d");
+    opt_s(ci, "URL", "http://127.0.0.1:2375");
+    opt_s(ci, "Proxy", bad[i].value);
+    assert_int_equal(parse(ci, &c), -1); /* parse(): no password logged */
+    assert_int_equal(stub_logs_matching("source \"d\" not started"), 1);
+    assert_int_equal(stub_logs_matching(bad[i].cause), 1);
+  }
+
+  char longp[3000];
+  memset(longp, 'a', sizeof(longp) - 1);
+  longp[sizeof(longp) - 1] = 0;
+  memcpy(longp, "http://", 7);
+  ci = block("Docker", "d");
+  opt_s(ci, "URL", "http://127.0.0.1:2375");
+  opt_s(ci, "Proxy", longp);
+  assert_int_equal(parse(ci, &c), -1);
+  assert_int_equal(stub_logs_matching("Proxy is longer than 2048"), 1);
+
+  ci = block("Docker", "d");
+  opt_s(ci, "Socket", "/run/docker.sock");
+  opt_s(ci, "Proxy", "http://127.0.0.1:3128");
+  assert_int_equal(parse(ci, &c), -1);
+  assert_int_equal(stub_logs_matching("Proxy does not apply to Socket"), 1);
+
+  ci = block("Docker", "d");
+  opt_s(ci, "Socket", "/run/docker.sock");
+  opt_s(ci, "Proxy", ""); /* "none" with a socket is what happens anyway */
+  assert_int_equal(parse(ci, &c), 0);
+  source_conf_free(&c);
+
+  ci = block("Docker", "d");
+  opt_s(ci, "URL", "http://127.0.0.1:2375");
+  opt_n(ci, "Proxy", 3128);
+  assert_int_equal(parse(ci, &c), -1);
+  assert_int_equal(stub_logs_matching("option \"Proxy\" has a value of the "
+                                      "wrong type"),
+                   1);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup(test_portainer_full, setup),
+      cmocka_unit_test_setup(test_proxy, setup),
       cmocka_unit_test_setup(test_defaults_and_env, setup),
       cmocka_unit_test_setup(test_docker_defaults, setup),
       cmocka_unit_test_setup(test_username_password, setup),

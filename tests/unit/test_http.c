@@ -9,6 +9,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -156,6 +157,7 @@ static void test_error_names(void **state) {
   assert_string_equal(http_error_name(HTTP_ERR_TOO_LARGE), "too_large");
   assert_string_equal(http_error_name(HTTP_ERR_ABORTED), "aborted");
   assert_string_equal(http_error_name(HTTP_ERR_OTHER), "other");
+  assert_string_equal(http_error_name(HTTP_ERR_CANCELLED), "cancelled");
   assert_string_equal(http_error_name((http_error_t)99), "other");
 }
 
@@ -388,7 +390,7 @@ static void test_poll_deadline(void **state) {
     assert_int_equal(r[i].error, HTTP_ERR_TIMEOUT);
     assert_string_equal(r[i].message, "poll deadline reached");
   }
-  assert_int_equal(r[4].requeue_rc, -1);
+  assert_int_equal(r[4].requeue_rc, HTTP_REFUSED);
   assert_int_equal(http_client_requests_sent(hc), 2); /* 3 never started */
 
   /* A deadline already past: nothing starts, everything times out. */
@@ -748,7 +750,7 @@ static void test_free_unrun(void **state) {
     assert_int_equal(r[i].done, 1);
     assert_int_equal(r[i].error, HTTP_ERR_OTHER);
   }
-  assert_int_equal(r[1].requeue_rc, -1);
+  assert_int_equal(r[1].requeue_rc, HTTP_REFUSED);
   assert_int_equal(ms_request_count(srv), 0);
   http_client_free(NULL);
   assert_null(http_client_new(NULL));
@@ -756,8 +758,116 @@ static void test_free_unrun(void **state) {
   assert_int_equal(http_client_run(NULL, 0), -1);
 }
 
+/* Proxy: a URL sends every request through it; "" goes direct even when
+ * http_proxy is set; NULL leaves it to libcurl's environment variables; a
+ * unix socket never uses one.  The "proxy" is a second mini_server: it sees
+ * the absolute URL a client sends a forward proxy. */
+static void test_proxy(void **state) {
+  (void)state;
+  mini_server_t *px = ms_start(NULL);
+  assert_non_null(px);
+  ms_route_t prt = {.path = "http://", .prefix = true, .body = "proxied"};
+  assert_int_equal(ms_set_routes(px, &prt, 1), 0);
+  ms_route_t rt[] = {{.path = "/p", .body = "direct"},
+                     {.path = "/_ping", .body = "OK"}};
+  assert_int_equal(ms_set_routes(srv, rt, 2), 0);
+  char target[256];
+  snprintf(target, sizeof(target), "%s/p", ms_url(srv));
+
+  http_options_t o = default_opts();
+  o.proxy = ms_url(px);
+  res_t r = {0};
+  fetch(&o, "GET", target, NULL, NULL, &r);
+  assert_string_equal(r.data, "proxied");
+  assert_int_equal(ms_count_path(px, "GET", target), 1);
+  res_clear(&r);
+
+  setenv("http_proxy", ms_url(px), 1);
+  o.proxy = NULL; /* libcurl follows http_proxy */
+  fetch(&o, "GET", target, NULL, NULL, &r);
+  assert_string_equal(r.data, "proxied");
+  res_clear(&r);
+  o.proxy = ""; /* none at all */
+  fetch(&o, "GET", target, NULL, NULL, &r);
+  assert_string_equal(r.data, "direct");
+  res_clear(&r);
+  o.unix_socket = sock_path; /* a socket: never a proxy */
+  o.proxy = NULL;
+  fetch(&o, "GET", "http://localhost/_ping", NULL, NULL, &r);
+  assert_string_equal(r.data, "OK");
+  res_clear(&r);
+  o.proxy = ms_url(px);
+  fetch(&o, "GET", "http://localhost/_ping", NULL, NULL, &r);
+  assert_string_equal(r.data, "OK");
+  res_clear(&r);
+  unsetenv("http_proxy");
+  assert_int_equal(ms_count_path(px, NULL, target), 2);
+  assert_int_equal(ms_request_count(px), 2);
+  assert_int_equal(ms_count_path(srv, "GET", "/p"), 1);
+  assert_int_equal(ms_count_path(srv, "GET", "/_ping"), 2);
+  ms_stop(px);
+}
+
+#define SLOW_MS 20000
+
+static void *cancel_later(void *arg) {
+  http_client_t *hc = arg;
+  for (int i = 0; i < 1000 && ms_request_count(srv) < 1; i++)
+    usleep(10 * 1000);
+  usleep(100 * 1000);
+  http_client_cancel(hc);
+  return NULL;
+}
+
+/* http_client_cancel() from another thread ends a run at once: what runs
+ * and what waits complete with HTTP_ERR_CANCELLED; the client stays
+ * cancelled. */
+static void test_cancel(void **state) {
+  (void)state;
+  ms_route_t rt = {.path = "/slow", .delay_ms = SLOW_MS, .body = "late"};
+  assert_int_equal(ms_set_routes(srv, &rt, 1), 0);
+  http_options_t o = default_opts();
+  o.max_in_flight = 1;
+  o.timeout_ms = 60000;
+  http_client_t *hc = http_client_new(&o);
+  assert_non_null(hc);
+  assert_false(http_client_cancelled(hc));
+  res_t a = {0}, b = {0};
+  assert_int_equal(
+      http_request(hc, "GET", url("/slow"), NULL, NULL, on_body, on_done, &a),
+      0);
+  assert_int_equal(
+      http_request(hc, "GET", url("/slow"), NULL, NULL, on_body, on_done, &b),
+      0);
+  pthread_t t;
+  assert_int_equal(pthread_create(&t, NULL, cancel_later, hc), 0);
+  int64_t t0 = http_now_ms();
+  assert_int_equal(http_client_run(hc, t0 + 120000), 0);
+  int64_t took = http_now_ms() - t0;
+  assert_int_equal(pthread_join(t, NULL), 0);
+  assert_true(took < SLOW_MS / 2); /* not the server's answer */
+  assert_int_equal(a.done, 1);
+  assert_int_equal(a.error, HTTP_ERR_CANCELLED);
+  assert_int_equal(b.done, 1);
+  assert_int_equal(b.error, HTTP_ERR_CANCELLED);
+  assert_null(a.data);
+  assert_true(http_client_cancelled(hc));
+  /* For good: nothing is queued, a run ends at once. */
+  res_t c = {0};
+  assert_int_equal(
+      http_request(hc, "GET", url("/slow"), NULL, NULL, on_body, on_done, &c),
+      HTTP_REFUSED);
+  assert_int_equal(http_client_run(hc, http_now_ms() + 120000), 0);
+  assert_int_equal(c.done, 0);
+  assert_int_equal(ms_request_count(srv), 1); /* b never started */
+  http_client_cancel(hc);                     /* twice is fine */
+  http_client_free(hc);
+  res_clear(&a);
+  res_clear(&b);
+}
+
 /* ------------------------------------------------------------------------ */
-/* Scheduling: classes, leases and the slow pool, the feed                   */
+/* Scheduling: classes, leases and the slow pool, the feed */
 
 /* Hosts that accept and never answer, queued first, do not hold back the
  * requests queued after them: past their lease they leave the working
@@ -962,6 +1072,8 @@ int main(void) {
       cmocka_unit_test_setup(test_tls_error, reset),
       cmocka_unit_test_setup(test_refused_protocol_and_header, reset),
       cmocka_unit_test_setup(test_free_unrun, reset),
+      cmocka_unit_test_setup(test_proxy, reset),
+      cmocka_unit_test_setup(test_cancel, reset),
       cmocka_unit_test_setup(test_slow_pool_keeps_slots, reset),
       cmocka_unit_test_setup(test_slow_pool_bounded, reset),
       cmocka_unit_test_setup(test_priorities, reset),

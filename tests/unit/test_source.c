@@ -22,44 +22,9 @@
 
 #define TOKEN "ptr_unit_test_secret"
 
-/* --- canned documents ---------------------------------------------------- */
+/* --- canned documents: canned_docs.h ------------------------------------ */
 
-static const char *ENDPOINTS_P1 =
-    "[{\"Id\":1,\"Name\":\"local\",\"Type\":1,\"Status\":1,\"Snapshots\":[]}]";
-static const char *ENDPOINTS_P2 =
-    "[{\"Id\":5,\"Name\":\"kube\",\"Type\":5,\"Status\":1}]";
-static const char *ENDPOINTS_P3 =
-    "[{\"Id\":7,\"Name\":\"swarm\",\"Type\":2,\"Status\":1}]";
-static const char *LIST_LOCAL =
-    "[{\"Id\":\"aaa1\",\"Names\":[\"/web\"],\"Image\":\"nginx:1.27\","
-    "\"State\":\"running\",\"Status\":\"Up 3 weeks (healthy)\"},"
-    "{\"Id\":\"bbb2\",\"Names\":[\"/job\"],\"Image\":\"bb\","
-    "\"State\":\"exited\",\"Status\":\"Exited (42) 3 weeks ago\"},"
-    "{\"Id\":\"ccc3\",\"Names\":[\"/gone\"],\"Image\":\"bb\","
-    "\"State\":\"running\",\"Status\":\"Up 1 second\"}]";
-static const char *LIST_SWARM =
-    "[{\"Id\":\"ddd4\",\"Names\":[\"/web\"],\"Image\":\"nginx\","
-    "\"State\":\"running\",\"Status\":\"Up 3 weeks\","
-    "\"Portainer\":{\"Agent\":{\"NodeName\":\"node-a\"}}},"
-    "{\"Id\":\"eee5\",\"Names\":[\"/web\"],\"Image\":\"nginx\","
-    "\"State\":\"running\",\"Status\":\"Up 3 weeks\","
-    "\"Portainer\":{\"Agent\":{\"NodeName\":\"node-b\"}}}]";
-static const char *INSPECT_WEB =
-    "{\"Id\":\"aaa1\",\"RestartCount\":3,\"State\":{\"Status\":\"running\","
-    "\"Running\":true,\"OOMKilled\":false,\"ExitCode\":0,"
-    "\"StartedAt\":\"2026-11-22T00:00:00.123456789Z\","
-    "\"FinishedAt\":\"0001-01-01T00:00:00Z\",\"Health\":{\"Status\":"
-    "\"healthy\",\"FailingStreak\":0,\"Log\":[]}}}";
-static const char *INSPECT_JOB =
-    "{\"Id\":\"bbb2\",\"RestartCount\":0,\"State\":{\"Status\":\"exited\","
-    "\"OOMKilled\":false,\"ExitCode\":42,"
-    "\"StartedAt\":\"2026-11-22T00:00:00Z\","
-    "\"FinishedAt\":\"2026-11-22T00:00:01Z\"}}";
-static const char *INSPECT_ANY =
-    "{\"RestartCount\":1,\"State\":{\"Status\":\"running\",\"ExitCode\":0,"
-    "\"OOMKilled\":false,"
-    "\"StartedAt\":\"2026-11-22T00:00:00Z\"}}";
-static const char *GONE = "{\"message\":\"No such container: ccc3\"}";
+#include "canned_docs.h"
 
 static void no_secret_logged(void) {
   assert_int_equal(logs_matching(TOKEN), 0);
