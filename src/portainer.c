@@ -32,7 +32,7 @@ struct instance_s {
   source_t *src;
   cdtime_t interval;
   char *name;
-  int writer; /* this source in the registry */
+  int writer;       /* this source in the registry */
   instance_t *next; /* in `running` */
 };
 
