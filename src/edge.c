@@ -22,29 +22,6 @@
 #define SIG_OFFLINE  "edge:offline"
 #define SIG_NO_AGENT "edge:no-agent"
 
-void edge_utc(int64_t t, char *buf, size_t size) {
-  struct tm tm;
-  time_t tt = (time_t)t;
-  if (t <= 0 || gmtime_r(&tt, &tm) == NULL ||
-      strftime(buf, size, "%Y-%m-%d %H:%M:%S UTC", &tm) == 0)
-    snprintf(buf, size, "unknown");
-}
-
-void edge_fault(source_t *s, inv_env_t *e, const char *sig, const char *msg) {
-  logline_t l;
-  if (sig[0] == '\0' && e->edge_fault[0] == '\0')
-    return; /* the common case: nothing to say */
-  if (strcmp(e->edge_fault, sig) == 0)
-    return; /* said already */
-  snprintf(e->edge_fault, sizeof(e->edge_fault), "%s", sig);
-  source_logline(s, &l);
-  fault_what(s, e, &l);
-  logline_add(&l, ": ");
-  /* msg holds what Portainer said (times, intervals): data. */
-  logline_data(&l, msg, strlen(msg), 0);
-  slog_line(s, sig[0] == '\0' ? SOURCE_LOG_INFO : SOURCE_LOG_WARNING, &l);
-}
-
 /* "last check-in 2026-11-22 10:15:03 UTC, 3605 s ago" */
 static void last_check_in(const pt_endpoint_t *ep, int64_t date, char *buf,
                           size_t size) {
@@ -55,7 +32,7 @@ static void last_check_in(const pt_endpoint_t *ep, int64_t date, char *buf,
   } else if (ep->last_check_in < 0) {
     snprintf(buf, size, "last check-in unknown");
   } else {
-    edge_utc(ep->last_check_in, when, sizeof(when));
+    fault_utc(ep->last_check_in, when, sizeof(when));
     if (now > 0)
       snprintf(buf, size, "last check-in %s, %" PRId64 " s ago", when,
                now - ep->last_check_in);
@@ -69,7 +46,7 @@ static void last_check_in(const pt_endpoint_t *ep, int64_t date, char *buf,
 static void not_asked(source_t *s, inv_env_t *e, const char *sig,
                       const char *msg) {
   inv_env_list_abort(e);
-  edge_fault(s, e, sig, msg);
+  fault_env_state(s, e, e->edge_fault, sizeof(e->edge_fault), sig, msg);
 }
 
 void edge_ask(source_t *s, inv_env_t *e, const pt_endpoint_t *ep,
@@ -96,7 +73,7 @@ void edge_ask(source_t *s, inv_env_t *e, const pt_endpoint_t *ep,
       last_check_in(ep, date, last, sizeof(last));
       snprintf(msg, sizeof(msg), "Edge agent checking in again (%s): asked",
                last);
-      edge_fault(s, e, "", msg);
+      fault_env_state(s, e, e->edge_fault, sizeof(e->edge_fault), "", msg);
     }
     break;
   case PT_EDGE_NONE:

@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* A JSON string is cut at JSON_MAX_STRING bytes, past where any log line
  * ends: a secret that such a cut breaks could not show anyway.  (Cuts that
@@ -304,4 +305,28 @@ void fault_nomem(source_t *s, req_kind_t kind, inv_env_t *e, container_t *c) {
   req_t r = {.s = s, .kind = kind, .env = e, .c = c, .nomem = true};
   http_result_t ok = {.error = HTTP_OK, .status = 200};
   fault_request(s, &r, &ok);
+}
+
+void fault_utc(int64_t t, char *buf, size_t size) {
+  struct tm tm;
+  time_t tt = (time_t)t;
+  if (t <= 0 || gmtime_r(&tt, &tm) == NULL ||
+      strftime(buf, size, "%Y-%m-%d %H:%M:%S UTC", &tm) == 0)
+    snprintf(buf, size, "unknown");
+}
+
+void fault_env_state(source_t *s, const inv_env_t *e, char *slot,
+                     size_t slot_size, const char *sig, const char *msg) {
+  logline_t l;
+  if (sig[0] == '\0' && slot[0] == '\0')
+    return; /* the common case: nothing to say */
+  if (strcmp(slot, sig) == 0)
+    return; /* said already */
+  snprintf(slot, slot_size, "%s", sig);
+  source_logline(s, &l);
+  fault_what(s, e, &l);
+  logline_add(&l, ": ");
+  /* msg holds what Portainer said (times, intervals): data. */
+  logline_data(&l, msg, strlen(msg), 0);
+  slog_line(s, sig[0] == '\0' ? SOURCE_LOG_INFO : SOURCE_LOG_WARNING, &l);
 }

@@ -38,14 +38,14 @@ static void judge(source_t *s, inv_env_t *e, const pt_snapshot_t *snap,
   char msg[512], when[64];
   if (!snap->present || !snap->containers || snap->time <= 0) {
     inv_env_list_abort(e);
-    edge_fault(s, e, SIG_NO_SNAP,
-               "async Edge agent: Portainer has no snapshot of its "
-               "containers: up 0 until it has one");
+    fault_env_state(s, e, e->edge_fault, sizeof(e->edge_fault), SIG_NO_SNAP,
+                    "async Edge agent: Portainer has no snapshot of its "
+                    "containers: up 0 until it has one");
     return;
   }
   int64_t age = now > snap->time ? now - snap->time : 0;
   e->snapshot_age = age;
-  edge_utc(snap->time, when, sizeof(when));
+  fault_utc(snap->time, when, sizeof(when));
   if (age > e->snapshot_max_age) {
     inv_env_list_abort(e);
     snprintf(msg, sizeof(msg),
@@ -53,7 +53,7 @@ static void judge(source_t *s, inv_env_t *e, const pt_snapshot_t *snap,
              " s old (taken %s; fresh means at most %" PRId64
              " s): up 0 until a fresh one arrives",
              age, when, e->snapshot_max_age);
-    edge_fault(s, e, SIG_STALE, msg);
+    fault_env_state(s, e, e->edge_fault, sizeof(e->edge_fault), SIG_STALE, msg);
     return;
   }
   if (strcmp(e->edge_fault, SIG_STALE) == 0 ||
@@ -62,7 +62,7 @@ static void judge(source_t *s, inv_env_t *e, const pt_snapshot_t *snap,
              "async Edge agent: a fresh snapshot again (taken %s, %" PRId64
              " s old)",
              when, age);
-    edge_fault(s, e, "", msg);
+    fault_env_state(s, e, e->edge_fault, sizeof(e->edge_fault), "", msg);
   }
   commit(s, e);
 }

@@ -183,6 +183,15 @@ void fault_source_recovered(source_t *s);
 /* One of an environment's fault slots ended. */
 void fault_env_recovered(source_t *s, const inv_env_t *e, char *slot,
                          const char *which);
+/* What keeps e at up 0 (an Edge agent offline, a stale snapshot...): msg
+ * (data: it holds what the server said) is logged at warning level once,
+ * when slot changes to signature sig; sig "" ends it, msg then logged at
+ * info level if the slot was set. */
+void fault_env_state(source_t *s, const inv_env_t *e, char *slot,
+                     size_t slot_size, const char *sig, const char *msg);
+/* "2026-11-22 10:15:03 UTC" into buf (at least 32 bytes), "unknown" for
+ * t <= 0. */
+void fault_utc(int64_t t, char *buf, size_t size);
 /* Adds "source "X"", or with e, "source "X": environment "Y" (id N)" or
  * "source "X": Docker host "Y"". */
 void fault_what(const source_t *s, const inv_env_t *e, logline_t *l);
@@ -208,11 +217,6 @@ void environments_poll_end(source_t *s);
  * of it (an async Edge agent), or, an Edge agent that is offline, nothing:
  * up 0, logged once. */
 void edge_ask(source_t *s, inv_env_t *e, const pt_endpoint_t *ep, int64_t date);
-/* Logs, once, what keeps an Edge environment at up 0 (slot e->edge_fault,
- * signature sig); "" ends it: the line back (msg) is logged if it was set. */
-void edge_fault(source_t *s, inv_env_t *e, const char *sig, const char *msg);
-/* "2026-11-22 10:15:03 UTC" into buf (at least 32 bytes). */
-void edge_utc(int64_t t, char *buf, size_t size);
 /* An async Edge agent: GET /api/endpoints/{id}, its containers from the
  * snapshot when fresh (ep tells how fresh it must be). */
 void snapshots_queue(source_t *s, inv_env_t *e, const pt_endpoint_t *ep);
