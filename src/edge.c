@@ -16,7 +16,6 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 /* Signatures in e->edge_fault (a fault slot: fault_log logs a new one). */
 #define SIG_OFFLINE  "edge:offline"
