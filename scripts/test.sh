@@ -54,6 +54,9 @@ make -s -C "$BUILD" install >/dev/null
 if ! python3 "$TOP/tests/e2e/test_e2e.py" --build-dir "$BUILD" --installed; then
   status=1
 fi
+# Exactly the files that install wrote (plugin, types, man page under
+# /usr/local): left behind, they would shadow the Debian package's below.
+make -s -C "$BUILD" uninstall >/dev/null || status=1
 
 say "fault matrix (docs/FAULTS.md): hostile and failing servers, TLS, config, secrets"
 if ! python3 "$TOP/tests/e2e/test_faults.py" --build-dir "$BUILD"; then
@@ -117,8 +120,8 @@ bash "$TOP/tests/valgrind/asan_run.sh" || status=1
 say "valgrind memcheck: collectd with the plugin through many polls"
 bash "$TOP/tests/valgrind/run.sh" || status=1
 
-# After the e2e suite's "make install": the package test puts back what it
-# finds at the package's paths, and purges the package.
+# The package test puts back what it finds at the package's paths, and
+# purges the package.
 say "Debian package: build, install, collectd from the installed files, purge"
 python3 "$TOP/tests/e2e/test_package.py" --keep-deb "$BUILD/deb" || status=1
 
