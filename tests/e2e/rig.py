@@ -652,6 +652,41 @@ def _settle_oom(host, name, f, left, attempts=3):
         log("OOM kill not observed for %s (memory cgroup?)" % name)
 
 
+def memory_cgroup_missing():
+    """Why this machine cannot OOM-kill a container with ``-m``: a reason
+    naming the missing capability, or None when the memory cgroup controller
+    is there (cgroup v1: /sys/fs/cgroup/memory; v2: "memory" in the root's
+    cgroup.controllers)."""
+    if os.path.exists("/sys/fs/cgroup/memory/memory.limit_in_bytes"):
+        return None
+    try:
+        with open("/sys/fs/cgroup/cgroup.controllers") as f:
+            if "memory" in f.read().split():
+                return None
+    except OSError:
+        pass
+    return "no memory cgroup controller (neither /sys/fs/cgroup/memory nor " \
+           "\"memory\" in /sys/fs/cgroup/cgroup.controllers)"
+
+
+def podman_missing():
+    """A reason naming what is missing for the Podman case, or None."""
+    if not shutil.which("podman"):
+        return "podman binary absent"
+    return None
+
+
+def recreate_oom_later(host, name, image=IMAGE):
+    """(Re)create ``name``: runs until /tmp/go exists, then eats memory under
+    a 16 MiB limit (an OOM kill between two polls of an inspected container)."""
+    if host.inspect(name) is not None:
+        host.docker("rm", "-f", name)
+    host.docker("run", "-d", "--name", name, "--network", "none", "-m", "16m",
+                "--memory-swap", "16m", image, "sh", "-c",
+                "while [ ! -f /tmp/go ]; do sleep 0.2; done; " + OOM_LOOP)
+    return wait_for(host, name, state="running")
+
+
 def populate(host, prefix="e2e-", image=IMAGE, oom=True, wait=True, timeout=60.0):
     """Create containers in every state/health on ``host``.
 
