@@ -168,7 +168,10 @@ void container_status_parse(const char *status, container_status_t *out) {
 /* ---- the model --------------------------------------------------------- */
 
 container_health_t container_health(const container_t *c) {
-  if (c == NULL)
+  /* Health checks run only in running containers.  dockerd marks the health
+   * of a container it stops or pauses "unhealthy" as it ends the checks,
+   * which says nothing about the service: not running, health 0. */
+  if (c == NULL || container_state(c) != CSTATE_RUNNING)
     return CHEALTH_NONE;
   if (c->list_health_known)
     return c->list_health;

@@ -108,7 +108,8 @@ const char *container_health_name(container_health_t h);
 /* Parses a Docker Status string; never fails (unknown parts are ignored). */
 void container_status_parse(const char *status, container_status_t *out);
 
-/* The health to report: the list's when known, else inspect's when a
+/* The health to report: none unless the container is running (checks run
+ * only then); else the list's when known, else inspect's when a
  * healthcheck exists, else none. */
 container_health_t container_health(const container_t *c);
 

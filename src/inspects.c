@@ -145,8 +145,10 @@ static bool inspect_useful(unsigned collect, const container_t *c) {
   if (collect & (COLLECT_RESTART_COUNT | COLLECT_OOM_KILLED | COLLECT_UPTIME |
                  COLLECT_FAILING_STREAK))
     return true;
-  if ((collect & COLLECT_HEALTH) && !c->list_health_known)
-    return true; /* Podman: health only in inspect */
+  if ((collect & COLLECT_HEALTH) && !c->list_health_known &&
+      container_state(c) == CSTATE_RUNNING)
+    return true; /* Podman: health only in inspect, and only checked while
+                    running */
   if (collect & COLLECT_EXIT_CODE) {
     container_status_t st;
     container_status_parse(c->status, &st);

@@ -11,6 +11,10 @@ list shows changes.  Each scrape's failing_streak must equal what
 `docker inspect` says within one poll interval's worth of probes: not the
 value of the last full inspect, up to FullInspectEvery polls old.
 
+Then a healthy container paused and stopped (dockerd then says "unhealthy"):
+health 0 and no failing streak while it is not running, healthy again once
+unpaused or started (issue 8, section 2).
+
 Prints one line per check, ends with "N passed, N failed"; stops every
 process it starts.
 """
@@ -76,7 +80,38 @@ def suite(args, run_dir, started):
     check("a healthy container's streak is 0",
           Metrics(port).get("collectd_container_failing_streak", container="fine",
                             type="bb:latest", instance="streakhost") == 0)
+    not_running_health(h, port)
     check("collectd still running", cd.alive())
+
+
+def not_running_health(h, port):
+    """Issue 8, section 2: dockerd marks a container it pauses or stops
+    "unhealthy" as it ends the checks; the plugin sends health 0 for every
+    container that is not running, and no failing streak."""
+    lab = dict(container="fine", type="bb:latest", instance="streakhost")
+
+    def values():
+        m = Metrics(port)
+        return (m.get("collectd_container_state", **lab),
+                m.get("collectd_container_health", **lab),
+                m.get("collectd_container_failing_streak", **lab))
+
+    def engine():
+        st = h.inspect("fine")["State"]
+        return st.get("Status"), (st.get("Health") or {}).get("Status")
+
+    eventually("fine: running and healthy", lambda: (values()[:2] == (1, 1), values()))
+    for how, state, undo in (("pause", 2, "unpause"), ("stop", 0, "start")):
+        h.docker(how, "fine")
+        eventually("fine after docker %s: state %d, health 0, no failing_streak" % (how, state),
+                   lambda: (values() == (state, 0, None),
+                            "scraped %r; docker inspect: %r" % (values(), engine())),
+                   timeout=6 * INTERVAL)
+        h.docker(undo, "fine")
+        eventually("fine after docker %s: running and healthy again" % undo,
+                   lambda: (values() == (1, 1, 0),
+                            "scraped %r; docker inspect: %r" % (values(), engine())),
+                   timeout=6 * INTERVAL)
 
 
 if __name__ == "__main__":

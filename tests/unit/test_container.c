@@ -195,6 +195,7 @@ static void test_health_and_state_choice(void **state) {
   assert_int_equal(container_state(c), CSTATE_UNKNOWN);
 
   /* Inspect only counts when inspected and a healthcheck exists. */
+  c->state = CSTATE_RUNNING;
   c->inspect_health = CHEALTH_UNHEALTHY;
   c->has_healthcheck = true;
   assert_int_equal(container_health(c), CHEALTH_NONE);
@@ -209,6 +210,28 @@ static void test_health_and_state_choice(void **state) {
   assert_int_equal(container_health(c), CHEALTH_HEALTHY);
   c->list_health = CHEALTH_NONE;
   assert_int_equal(container_health(c), CHEALTH_NONE);
+
+  /* Checks run only while running: dockerd says "unhealthy" for a container
+   * it stopped or paused (list Health with API >= 1.52, and inspect). */
+  c->list_health = CHEALTH_UNHEALTHY;
+  const container_state_t not_running[] = {
+      CSTATE_CREATED, CSTATE_RESTARTING, CSTATE_REMOVING, CSTATE_PAUSED,
+      CSTATE_EXITED,  CSTATE_DEAD,       CSTATE_UNKNOWN};
+  for (size_t i = 0; i < sizeof(not_running) / sizeof(not_running[0]); i++) {
+    c->state = not_running[i];
+    c->inspect_state = not_running[i];
+    assert_int_equal(container_health(c), CHEALTH_NONE);
+    c->list_health_known = false;
+    assert_int_equal(container_health(c), CHEALTH_NONE);
+    c->list_health_known = true;
+  }
+  /* A list without a usable state: the inspect's state decides. */
+  c->state = CSTATE_UNKNOWN;
+  c->inspect_state = CSTATE_RUNNING;
+  c->list_health_known = false;
+  assert_int_equal(container_health(c), CHEALTH_UNHEALTHY);
+  c->list_health_known = true;
+  c->list_health = CHEALTH_NONE;
 
   /* The list's state is fresher than a cached inspect. */
   c->state = CSTATE_RUNNING;
