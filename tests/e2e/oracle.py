@@ -8,10 +8,13 @@ The expected values follow the README's *Values* table and its *Choices made
 where the issues were silent*:
 
 - ``state``: ``State.Status`` as a code (README *Per container*).
-- ``health``: health checks run only in running containers (README, issue 8
-  section 2): a container that is not running (exited, dead, created, paused,
-  restarting) reports 0 whatever inspect's ``State.Health.Status`` says; a
-  running one reports its ``State.Health.Status`` (0 without a healthcheck).
+- ``health``: README *Per container* ("always 0 for a container that is not
+  running": health checks run only in running containers; issue 8 section 2,
+  and *Choices made where the issues were silent*): a container that is not
+  running (exited, dead, created, paused, restarting) reports 0 whatever
+  inspect's ``State.Health.Status`` says (dockerd marks a stopped or paused
+  container ``unhealthy``); a running one reports its ``State.Health.Status``
+  (0 without a healthcheck).
 - ``restart_count``: ``RestartCount``, exact.
 - ``exit_code`` and ``oom_killed``: ``State.ExitCode`` and ``State.OOMKilled``
   for exited, dead and restarting containers only; absent otherwise.
