@@ -597,35 +597,43 @@ def events_only_case(port, h1):
     Status class change) and, the restart coming within RESTART_SLACK (5 s,
     src/inventory.c) of the start that poll knew, its "Up" is never shorter
     than that start allows.  Only the daemon's die/start events name it."""
-    name = "e2e-h1-evt"
-    lab = dict(container=name, type="bb:latest", instance="evhost")
-    # It exits (status 1) when told to; "docker kill" would count as a manual
-    # stop, which the restart policy leaves alone.
-    h1.docker("run", "-d", "--name", name, "--network", "none", "--restart", "always",
-              rig.IMAGE, "sh", "-c",
-              "while [ ! -f /tmp/die ]; do sleep 0.1; done; rm -f /tmp/die; exit 1")
-    first = rig.wait_for(h1, name, state="running")
-    deadline = time.monotonic() + 30
-    seen = before = None
-    while time.monotonic() < deadline and seen is None:
-        series = oracle.scrape(port)
-        seen = oracle.sample(series, "uptime", **lab)
-        before = oracle.sample(series, "restart_count", **lab)
-        if seen is None:
-            time.sleep(0.1)
-    if not check("events case: the new container inspected by the first poll", seen is not None,
-                 "no uptime for %s in 30 s" % name):
-        return
-    # Right after that poll: the next one is an interval away.
-    h1.docker("exec", name, "touch", "/tmp/die")
-    again = rig.wait_for(h1, name, pred=lambda i: i["State"].get("Status") == "running" and
-                         (i.get("RestartCount") or 0) >= 1, timeout=20)
-    moved = oracle.parse_time(again["State"]["StartedAt"]) - \
-        oracle.parse_time(first["State"]["StartedAt"])
-    status = [c.get("Status", "") for n, c in listed_names(h1) if n == name]
-    check("events case: restarted %.1f s after its known start, listed as %r (the list "
-          "cannot tell: no state change, \"Up\" within the 5 s slack)" % (moved, status),
-          0 < moved < 4.5 and status and status[0].startswith("Up"))
+    for attempt in range(1, 4):
+        name = "e2e-h1-evt" + ("" if attempt == 1 else str(attempt))
+        lab = dict(container=name, type="bb:latest", instance="evhost")
+        # It exits (status 1) when told to; "docker kill" would count as a
+        # manual stop, which the restart policy leaves alone.
+        h1.docker("run", "-d", "--name", name, "--network", "none", "--restart", "always",
+                  rig.IMAGE, "sh", "-c",
+                  "while [ ! -f /tmp/die ]; do sleep 0.1; done; rm -f /tmp/die; exit 1")
+        first = rig.wait_for(h1, name, state="running")
+        deadline = time.monotonic() + 30
+        seen = before = None
+        while time.monotonic() < deadline and seen is None:
+            series = oracle.scrape(port)
+            seen = oracle.sample(series, "uptime", **lab)
+            before = oracle.sample(series, "restart_count", **lab)
+            if seen is None:
+                time.sleep(0.1)
+        if not check("events case: the new container inspected by the first poll",
+                     seen is not None, "no uptime for %s in 30 s" % name):
+            return
+        # Right after that poll: the next one is an interval away.
+        h1.docker("exec", name, "touch", "/tmp/die")
+        again = rig.wait_for(h1, name, pred=lambda i: i["State"].get("Status") == "running"
+                             and (i.get("RestartCount") or 0) >= 1, timeout=20)
+        moved = oracle.parse_time(again["State"]["StartedAt"]) - \
+            oracle.parse_time(first["State"]["StartedAt"])
+        status = [c.get("Status", "") for n, c in listed_names(h1) if n == name]
+        listless = 0 < moved < 4.5 and status and status[0].startswith("Up")
+        if listless:
+            break
+        # A slow machine: the restart came too late for the list to miss it.
+        rig.log("events case: restarted %.1f s after its start, listed as %r; again "
+                "with a new container" % (moved, status))
+    check("events case: restarted within 4.5 s of its known start, listed as \"Up\" (the "
+          "list cannot tell: no state change, \"Up\" within the 5 s slack)", listless,
+          "restarted %.1f s after its start, listed as %r (attempt %d)" % (
+              moved, status, attempt))
     check("events case: restart count 0 before the kill", before and before[0] == 0,
           "restart_count %r" % (before,))
     eventually("events case: the next polls show the new restart count and uptime "
