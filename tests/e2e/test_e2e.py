@@ -50,6 +50,10 @@ LONG_NAMES = {
     ("e2e-h2-long-" + "abcdefghij" * 19 + "abcdefgh"):
         "e2e-h2-long-abcdefghijabcdefghijabcdefghijabcdefghijabcdefghijabcdefghij"
         "abcdefghijabcdefghijabcdefghijabcdefghijabcdef~6f19b74d",
+    # test_prometheus.py's populate(PREFIX "pm-").
+    ("pm-long-" + "abcdefghij" * 20 + "ab"):
+        "pm-long-abcdefghijabcdefghijabcdefghijabcdefghijabcdefghijabcdefghij"
+        "abcdefghijabcdefghijabcdefghijabcdefghijabcdefghij~59fcc05d",
 }
 # Images (the list's Image) as type_instance: collectd turns "/" into "_".
 TYPES = {
@@ -79,6 +83,14 @@ def image_label(image):
     if image in TYPES:
         return TYPES[image]
     raise KeyError("no literal expected type for image %r: add one" % image)
+
+
+def ident(s):
+    """The expected identity of a known container name or image, from the
+    literal tables above (test_prometheus.py imports it)."""
+    if s in TYPES:
+        return TYPES[s]
+    return name_label(s)
 
 
 def listed_names(engine):
