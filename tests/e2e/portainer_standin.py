@@ -44,7 +44,9 @@ Environment keys common to all kinds: id, name, kind, type (override), group_id,
 tag_ids, status (fixed Status; default: set by the snapshot job), url,
 public_url, engine ("docker"|"podman"), mode ("ok"|"down"|"edge"|"slow"|"error"|
 "blackhole"), delay (seconds, for slow/edge), error_status, error_body,
-resource_controls.
+resource_controls, clock_shift (whole seconds: its daemon's clock runs that
+far ahead of the real one, negative behind; see "Clock shift" below; not a
+Portainer feature).
 
 Edge keys: edge_id ("" = no agent registered), async, trusted, tunnel (bool:
 while the agent checks in, the tunnel opens and requests go to ``socket``),
