@@ -2,13 +2,14 @@
  * http_internal.h: what the files of the http client share (not a public
  * header; the client's interface is http.h).
  *
- *   http.c           the client: create, free, cancel, error names
+ *   http.c           error names, the clock, libcurl's global set-up
+ *   http_client.c    a client: create, free, its options and handles
  *   http_request.c   a request: its copy of method, URL, headers, body; the
  *                    queues by scheduling class; its one completion
  *   http_transfer.c  one transfer on a libcurl easy handle: options, the
  *                    response's status line, headers and body, its result
  *   http_run.c       the loop: starting what waits, leases and the slow
- *                    pool, collecting what is done, the deadline
+ *                    pool, collecting what is done, the deadline, cancel
  *
  * Ownership: the client owns its queues, its running slots and the idle
  * easy handles; a request is owned by the client from http_request() until

@@ -64,7 +64,7 @@ int http_request_prio(http_client_t *hc, http_prio_t prio, const char *method,
   if (hc == NULL || method == NULL || url == NULL || prio < 0 ||
       prio >= HTTP_PRIO_NUM)
     return -1;
-  if (hc->refusing || http_client_cancelled(hc))
+  if (hc->refusing || atomic_load(&hc->cancelled))
     return HTTP_REFUSED;
 
   http_req_t *r = calloc(1, sizeof(*r));

@@ -180,3 +180,16 @@ int http_client_run(http_client_t *hc, int64_t deadline_ms) {
   hc->in_run = false;
   return ret;
 }
+
+void http_client_cancel(http_client_t *hc) {
+  if (hc == NULL)
+    return;
+  atomic_store(&hc->cancelled, true);
+  /* Thread-safe by libcurl's contract; harmless when nothing polls. */
+  if (hc->multi != NULL)
+    curl_multi_wakeup(hc->multi);
+}
+
+bool http_client_cancelled(const http_client_t *hc) {
+  return hc != NULL && atomic_load(&hc->cancelled);
+}
