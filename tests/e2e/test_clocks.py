@@ -231,8 +231,10 @@ def suite(args, run_dir, started):
     wait_lists(client, AHEAD, 3, 10 * INTERVAL)
     inspects = env_counts(client, AHEAD)[1] - before[1]
     n = len(CONTAINERS)
-    check("%s: clock stepped back: one full inspect (%d containers, at most one more "
-          "for the restart's events)" % (NAMES[AHEAD], n), n <= inspects <= n + 1,
+    # Every container once; flappy at most twice more, for the restart itself
+    # (its events, or a list that caught it between exit and start).
+    check("%s: clock stepped back: one full inspect (%d containers, at most two more "
+          "for the restart)" % (NAMES[AHEAD], n), n <= inspects <= n + 2,
           "%d inspects" % inspects)
     line = 'environment "ahead" (id 1): the Docker daemon\'s clock went back'
     check("%s: one info line says its clock went back" % NAMES[AHEAD],
