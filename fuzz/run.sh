@@ -53,7 +53,7 @@ CFLAGS="-g -O1 -std=c11 -D_GNU_SOURCE $SAN"
 COLLECTD="-DHAVE_CONFIG_H -I$top/src -I/usr/include/collectd/core/daemon -I/usr/include/collectd/core -I/usr/include/collectd -I$top/tests/unit"
 WARN="-Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Werror"
 CORE="container json_stream docker_api portainer_api identity inventory secret"
-FULL="$CORE http source_conf conf_files source login environments lists events inspects request fault edge snapshots nodes"
+FULL="$CORE http http_request http_transfer http_run http_client source_conf conf_files source login environments lists events inspects request fault edge snapshots nodes"
 
 mkdir -p "$out/obj" "$out/bin" "$out/logs" "$out/artifacts" "$out/work"
 

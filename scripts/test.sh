@@ -81,6 +81,9 @@ if ! python3 "$TOP/tests/e2e/test_fleet.py" --build-dir "$BUILD"; then
   status=1
 fi
 
+say "issue 8, 5: daemons an hour ahead of and behind the collector, a clock stepping back"
+python3 "$TOP/tests/e2e/test_clocks.py" --build-dir "$BUILD" || status=1
+
 say "notifications (Notify) through collectd's logfile, real dockerd and stand-in"
 python3 "$TOP/tests/e2e/test_notify.py" --build-dir "$BUILD" || status=1
 

@@ -122,9 +122,12 @@ static bool claim(emitter_t *em, const source_t *s, const inv_env_t *e,
   return false;
 }
 
+/* wall_now, mono_now: the collector's clocks (unix s, inventory.h's
+ * monotonic s); uptime is on the daemon's clock. */
 static void emit_env(emitter_t *em, const source_t *s, const inv_env_t *e,
-                     int64_t now) {
+                     int64_t wall_now, double mono_now) {
   const source_conf_t *conf = source_conf(s);
+  int64_t now = inv_env_daemon_now(e, mono_now, wall_now);
 
   /* Self: is this Docker host answering? */
   identity_host(em->vl.host, conf->host_prefix, e->name);
@@ -164,6 +167,7 @@ size_t emit_source_shared(const source_t *s, const char *hostname,
   const source_stats_t *st = source_stats(s);
   const inventory_t *inv = source_inventory(s);
   int64_t now = (int64_t)time(NULL);
+  double mono = inv_monotonic();
 
   em.vl.interval = interval;
   em.vl.time = cdtime();
@@ -171,7 +175,7 @@ size_t emit_source_shared(const source_t *s, const char *hostname,
   if (reg != NULL)
     registry_begin(reg, writer);
   for (size_t i = 0; i < inv->envs_num; i++)
-    emit_env(&em, s, inv->envs[i], now);
+    emit_env(&em, s, inv->envs[i], now, mono);
   if (reg != NULL)
     registry_end(reg, writer);
 

@@ -6,9 +6,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
-/* Slack, in seconds, between our clock and the daemon's before a shorter
- * "Up ..." than expected is taken for a restart. */
+/* Slack, in seconds, before a shorter "Up ..." than expected is taken for a
+ * restart: both sides are on the daemon's clock, but the Date header and
+ * StartedAt are whole seconds, and the list is made a moment before its
+ * Date is written. */
 #define RESTART_SLACK 5
 
 /* --- name sets -------------------------------------------------------------
@@ -200,6 +203,8 @@ static bool same_list_facts(const container_t *a, const container_t *b) {
 }
 
 void inv_env_list_begin(inv_env_t *e) {
+  e->list_date = 0; /* set when the answer is in (lists.c) */
+  e->list_arrived = 0;
   free_next(e);
   e->next = NULL;
   e->next_num = e->next_cap = 0;
@@ -345,7 +350,8 @@ static int status_finished_bounds(const char *status, int64_t *lo,
   return duration_bounds(p + 2, lo, hi);
 }
 
-/* Did the container start again since the inspect that told started_at? */
+/* Did the container start again since the inspect that told started_at?
+ * now: the daemon's clock when it made the list. */
 static bool looks_restarted(const container_t *old, const container_t *c,
                             int64_t now) {
   int64_t lo, hi;
@@ -455,6 +461,8 @@ void inv_env_list_commit(inv_env_t *e, bool full, int64_t now) {
   if (e->nodes_missing.num > 0)
     n = keep_absent(e, &cs, n, &e->next_cap);
   bool *needs = calloc(n ? n : 1, sizeof(*needs));
+  /* The Status strings were made on the daemon's clock. */
+  int64_t daemon_now = e->list_date > 0 ? e->list_date : now;
   if (e->dirty_num > 0)
     qsort(e->dirty, e->dirty_num, sizeof(*e->dirty), cmp_str);
 
@@ -471,7 +479,7 @@ void inv_env_list_commit(inv_env_t *e, bool full, int64_t now) {
      * change, only the time since its known start or finish can tell.) */
     if (!need)
       need = (old != c && status_class_changed(old, c)) ||
-             looks_restarted(old, c, now);
+             looks_restarted(old, c, daemon_now);
     /* Crash loops change RestartCount without changing the list. */
     if (!need)
       need = c->state == CSTATE_RESTARTING;
@@ -504,6 +512,8 @@ void inv_env_list_commit(inv_env_t *e, bool full, int64_t now) {
   e->next = NULL;
   e->next_num = e->next_cap = 0;
   free_dirty(e);
+  e->clock_date = e->list_date;
+  e->clock_mono = e->list_arrived;
   e->up = true;
   e->polls++;
 }
@@ -528,4 +538,40 @@ void inv_env_drop_vanished(inv_env_t *e) {
     e->cs[keep++] = e->cs[i];
   }
   e->cs_num = keep;
+}
+
+/* --- the daemon's clock -------------------------------------------------- */
+
+double inv_monotonic(void) {
+  struct timespec ts;
+  if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
+    return 0;
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+int64_t inv_env_daemon_now(const inv_env_t *e, double mono_now,
+                           int64_t wall_now) {
+  if (e->clock_date <= 0)
+    return wall_now;
+  double since = mono_now - e->clock_mono;
+  if (since < 0)
+    since = 0;
+  /* The Date header is the whole second its answer began in: half a second
+   * on average is lost, and added back. */
+  return e->clock_date + (int64_t)(since + 0.5);
+}
+
+bool inv_env_clock_went_back(const inv_env_t *e, int64_t date, double asked) {
+  if (date <= 0)
+    return false; /* unknown: the poll inspects everything anyway */
+  if (e->events_until > 0 && date < e->events_until)
+    return true; /* the events window would run backwards */
+  if (e->clock_date <= 0 || e->clock_mono <= 0 || asked <= 0)
+    return false;
+  /* This list was asked after the last answer arrived, so its Date was
+   * written at least (asked - clock_mono) later on any clock that did not
+   * step back; whole-second Dates lose up to one second. */
+  double passed = asked - e->clock_mono;
+  return (double)date + 1.0 + INV_CLOCK_STEP_SLACK <=
+         (double)e->clock_date + passed;
 }

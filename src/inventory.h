@@ -49,7 +49,15 @@ typedef struct {
   int events_pending;
   bool events_failed;
   bool poll_full;
-  int64_t list_date; /* Date of the list response (daemon clock) */
+  int64_t list_date;   /* Date of the list response (daemon clock); 0 unknown */
+  double list_asked;   /* collector's monotonic clock (s): list queued */
+  double list_arrived; /* collector's monotonic clock (s): its answer in */
+
+  /* The daemon's clock, as the last committed list told it: its Date
+   * (0: that list had none) and when that answer arrived (collector's
+   * monotonic clock, s).  Uptime and the restart check are on this clock. */
+  int64_t clock_date;
+  double clock_mono;
 
   container_t **cs; /* current containers, sorted by id */
   size_t cs_num;
@@ -121,7 +129,11 @@ bool inv_env_complete(const inv_env_t *e);
  * inspect when it is new, never inspected, named by an event, changed state
  * or Status class, looks restarted, is a running container with a
  * healthcheck whose health the list does not show (Podman), or when
- * full is true.  now is unix seconds.  A container of the last list missing
+ * full is true.  "Looks restarted" compares the list's "Up ..." with the
+ * known start on the daemon's clock: the list's Date (list_date), or now
+ * (the collector's clock, unix seconds) when the list had none.  The list's
+ * clock (list_date, list_arrived) becomes the committed one (clock_date,
+ * clock_mono).  A container of the last list missing
  * from this one because its Swarm node is in nodes_missing is kept, marked
  * absent and not inspected: it keeps its identity's suffix, and is reported
  * again (after an inspect) when its node is back. */
@@ -131,6 +143,33 @@ void inv_env_list_commit(inv_env_t *e, bool full, int64_t now);
 void inv_env_list_abort(inv_env_t *e);
 /* Removes the containers marked vanished (gone between list and inspect). */
 void inv_env_drop_vanished(inv_env_t *e);
+
+/* --- the daemon's clock ------------------------------------------------
+ *
+ * Times in a daemon's documents (StartedAt, FinishedAt, events) are on that
+ * daemon's clock, which may be far from the collector's: every comparison
+ * with them is made on the daemon's clock, read from the Date header of its
+ * list answer and carried forward with the collector's monotonic clock. */
+
+/* Seconds of slack for the daemon's clock running at another rate than the
+ * collector's between two lists (and the Date header's whole seconds). */
+#define INV_CLOCK_STEP_SLACK 2
+
+/* The collector's monotonic clock, in seconds. */
+double inv_monotonic(void);
+/* The daemon's clock now, unix seconds: the committed list's Date plus the
+ * time elapsed since its answer arrived (mono_now: inv_monotonic()); the
+ * collector's clock (wall_now) when that list had no Date header. */
+int64_t inv_env_daemon_now(const inv_env_t *e, double mono_now,
+                           int64_t wall_now);
+/* Did the daemon's clock step back since the last committed list?  date:
+ * this list's Date (0 unknown), asked: when this list was queued
+ * (inv_monotonic()).  True when the events window would run backwards (date
+ * before events_until), or when date is earlier than the last list's Date
+ * plus the time that surely passed between the two answers
+ * (INV_CLOCK_STEP_SLACK allowed): events stamped in between may fall
+ * outside every window. */
+bool inv_env_clock_went_back(const inv_env_t *e, int64_t date, double asked);
 
 /* Lower and upper bounds, in seconds, of the duration in a Status string
  * such as "Up 3 minutes" (the part after "Up "); -1 when there is none. */

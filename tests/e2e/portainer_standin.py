@@ -44,7 +44,9 @@ Environment keys common to all kinds: id, name, kind, type (override), group_id,
 tag_ids, status (fixed Status; default: set by the snapshot job), url,
 public_url, engine ("docker"|"podman"), mode ("ok"|"down"|"edge"|"slow"|"error"|
 "blackhole"), delay (seconds, for slow/edge), error_status, error_body,
-resource_controls.
+resource_controls, clock_shift (whole seconds: its daemon's clock runs that
+far ahead of the real one, negative behind; see "Clock shift" below; not a
+Portainer feature).
 
 Edge keys: edge_id ("" = no agent registered), async, trusted, tunnel (bool:
 while the agent checks in, the tunnel opens and requests go to ``socket``),
@@ -244,6 +246,175 @@ def docker_get_json(sock, path, timeout=5.0):
         return json.loads(body)
     finally:
         conn.close()
+
+
+# --------------------------------------------------------------------------
+# Clock shift: a Docker daemon whose clock is off the collector's
+# --------------------------------------------------------------------------
+#
+# Not something Portainer does: an environment's ``clock_shift`` (seconds,
+# whole; changeable at run time with POST /__standin/env/{id}) makes its
+# proxied Docker answers look as if its daemon's clock were that far ahead
+# (negative: behind).  The Date header (the daemon's, which Portainer's Go
+# reverse proxy passes through: net/http adds its own only when the handler
+# set none) and the times inside the documents move by the shift: the list's
+# Created, inspect's Created, State.StartedAt, State.FinishedAt and
+# State.Health.Log[].Start/End, the events' time and timeNano.  Relative
+# texts ("Up 3 minutes") are the same on any clock.  The since/until of a
+# request go back by the shift before it reaches the real daemon.
+
+RFC3339_RE = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:\d\d)$")
+UNIX_TIME_RE = re.compile(r"^(-?\d+)(\.\d+)?$")
+
+
+def clock_shift_of(env):
+    """An environment's clock shift in whole seconds (0: none)."""
+    try:
+        return int(round(float(env.get("clock_shift", 0))))
+    except (TypeError, ValueError):
+        return 0
+
+
+def shift_rfc3339(v, shift):
+    """A Go RFC 3339 time moved by shift seconds, its fraction and zone kept;
+    Go's zero time (never) and anything else unchanged."""
+    import datetime
+    if not shift or not isinstance(v, str) or v.startswith("0001-01-01"):
+        return v
+    m = RFC3339_RE.match(v)
+    if not m:
+        return v
+    try:
+        t = datetime.datetime.strptime(m.group(1), "%Y-%m-%dT%H:%M:%S")
+        t += datetime.timedelta(seconds=shift)
+    except (ValueError, OverflowError):
+        return v
+    return "%04d-%s%s%s" % (t.year, t.strftime("%m-%dT%H:%M:%S"), m.group(2) or "",
+                            m.group(3))
+
+
+def shift_query_time(v, shift):
+    """A since/until value (unix seconds with an optional fraction, or RFC
+    3339) taken back by shift seconds; durations ("10m", relative to the
+    daemon's own now) unchanged."""
+    m = UNIX_TIME_RE.match(v)
+    if m:
+        return "%d%s" % (int(m.group(1)) - shift, m.group(2) or "")
+    return shift_rfc3339(v, -shift)
+
+
+def shift_query(query, shift):
+    if not shift or not query:
+        return query
+    out = []
+    for part in query.split("&"):
+        k, eq, v = part.partition("=")
+        if eq and k in ("since", "until"):
+            part = k + "=" + urllib.parse.quote(
+                shift_query_time(urllib.parse.unquote(v), shift), safe=":")
+        out.append(part)
+    return "&".join(out)
+
+
+def _shift_int(obj, key, by):
+    v = obj.get(key)
+    if isinstance(v, int) and not isinstance(v, bool) and v > 0:
+        obj[key] = v + by
+
+
+def shift_doc(kind, data, shift):
+    """The times of one Docker document of this kind (lists, inspects, events)
+    moved by shift seconds, in place; returns it."""
+    if not shift:
+        return data
+    if kind == "lists" and isinstance(data, list):
+        for item in data:
+            if isinstance(item, dict):
+                _shift_int(item, "Created", shift)
+    elif kind == "inspects" and isinstance(data, dict):
+        data["Created"] = shift_rfc3339(data.get("Created"), shift)
+        st = data.get("State")
+        if isinstance(st, dict):
+            for k in ("StartedAt", "FinishedAt"):
+                if k in st:
+                    st[k] = shift_rfc3339(st[k], shift)
+            health = st.get("Health")
+            if isinstance(health, dict) and isinstance(health.get("Log"), list):
+                for probe in health["Log"]:
+                    if isinstance(probe, dict):
+                        for k in ("Start", "End"):
+                            if k in probe:
+                                probe[k] = shift_rfc3339(probe[k], shift)
+    elif kind == "events" and isinstance(data, dict):
+        _shift_int(data, "time", shift)
+        _shift_int(data, "timeNano", shift * 10 ** 9)
+    return data
+
+
+class ClockShifted:
+    """An upstream Docker answer (http.client.HTTPResponse) whose documents
+    are read with their times moved: whole documents for lists and inspects,
+    line by line (one JSON object each, as dockerd writes them) for events.
+    Its length changes, so it has no Content-Length."""
+
+    def __init__(self, resp, shift, kind):
+        self.resp, self.shift, self.kind = resp, shift, kind
+        self.status, self.reason = resp.status, resp.reason
+        self._buf, self._eof = b"", False
+
+    def getheader(self, name, default=None):
+        if name.lower() == "content-length":
+            return default
+        return self.resp.getheader(name, default)
+
+    def getheaders(self):
+        return [(k, v) for k, v in self.resp.getheaders() if k.lower() != "content-length"]
+
+    def _lines(self, raw):
+        out = []
+        for line in raw.splitlines(True):
+            try:
+                obj = json.loads(line)
+            except ValueError:
+                out.append(line)
+                continue
+            end = b"\n" if line.endswith(b"\n") else b""
+            out.append(go_json(shift_doc(self.kind, obj, self.shift)) + end)
+        return b"".join(out)
+
+    def read(self, amt=None):
+        if amt is not None:
+            return self.read1(amt)
+        raw = self._buf + self.resp.read()
+        self._buf, self._eof = b"", True
+        if self.kind == "events":
+            return self._lines(raw)
+        try:
+            data = json.loads(raw)
+        except ValueError:
+            return raw
+        return go_json(shift_doc(self.kind, data, self.shift))
+
+    def read1(self, n=65536):
+        if self.kind != "events":
+            return b"" if self._eof else self.read()
+        for _ in range(10 ** 7):  # until a whole line is in, or the end
+            if b"\n" in self._buf or self._eof:
+                break
+            try:
+                piece = self.resp.read1(n)
+            except (OSError, http.client.HTTPException):
+                piece = b""
+            if not piece:
+                self._eof = True
+                break
+            self._buf += piece
+        if self._eof:
+            out, self._buf = self._buf, b""
+        else:
+            cut = self._buf.rindex(b"\n") + 1
+            out, self._buf = self._buf[:cut], self._buf[cut:]
+        return self._lines(out)
 
 
 # --------------------------------------------------------------------------
@@ -794,7 +965,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def send_response(self, code, message=None):
         # Like Go's net/http: a Date header and no Server header.
         self.send_response_only(code, message)
-        self.send_header("Date", self.date_time_string())
+        self.send_header("Date", self.date_time_string(self.clock_now()))
 
     def _read_body(self):
         te = (self.headers.get("Transfer-Encoding") or "").lower()
@@ -857,6 +1028,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def _dispatch(self):
         self._status = 0
+        self._clock = None      # set by clock_begin() for a proxied request
         t0 = time.monotonic()
         rec = None
         try:
@@ -898,6 +1070,51 @@ class Handler(http.server.BaseHTTPRequestHandler):
                                                      (time.monotonic() - t0) * 1000))
 
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _dispatch
+
+    # -- clock shift (see "Clock shift" above) ---------------------------------
+
+    def clock_begin(self, env, kind):
+        """A request Portainer proxies to env's daemon: its answer is on that
+        daemon's clock, shifted by env's clock_shift."""
+        self._clock = {"shift": clock_shift_of(env), "kind": kind, "date": None}
+
+    def clock_now(self):
+        """The time of this answer's Date header: the daemon's own Date,
+        passed through as Portainer's reverse proxy does, or the agent's clock
+        for an answer it made (fanout); shifted.  Portainer's clock otherwise."""
+        c = getattr(self, "_clock", None)
+        if c is None or c["date"] is None:
+            return time.time()
+        return c["date"] + c["shift"]
+
+    def clock_query(self, query):
+        c = getattr(self, "_clock", None)
+        return query if c is None else shift_query(query, c["shift"])
+
+    def clock_answer(self, resp):
+        """The daemon's answer: its Date kept, its times shifted."""
+        import email.utils
+        c = getattr(self, "_clock", None)
+        if c is None:
+            return resp
+        try:
+            c["date"] = email.utils.parsedate_to_datetime(resp.getheader("Date")).timestamp()
+        except (TypeError, ValueError, IndexError):
+            c["date"] = time.time()
+        if c["shift"] and resp.status == 200 and c["kind"] in ("lists", "inspects", "events"):
+            return ClockShifted(resp, c["shift"], c["kind"])
+        return resp
+
+    def clock_agent(self, results):
+        """A Swarm agent's merged list: each node's items shifted; the
+        agent's own Date."""
+        c = getattr(self, "_clock", None)
+        if c is None:
+            return
+        c["date"] = time.time()
+        for r in results:
+            if isinstance(r, list):
+                shift_doc(c["kind"], r, c["shift"])
 
     # -- auth ----------------------------------------------------------------
 
@@ -1206,6 +1423,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 raise Reply(int(env.get("error_status", 500)), b)
             raise Reply(int(env.get("error_status", 500)), str(b).encode(),
                         env.get("error_content_type", "application/json") if b else None)
+        self.clock_begin(env, kind)
         k = env.kind
         if k == "down":
             raise Reply(502, b"", None)
@@ -1268,10 +1486,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def open_upstream(self, sock, path, query, body, timeout=120.0):
         conn = UnixConn(sock, timeout)
+        query = self.clock_query(query)
         target = path + ("?" + query if query else "")
         conn.request(self.command, target, body=body or None,
                      headers=self.upstream_headers(body))
-        return conn, conn.getresponse()
+        return conn, self.clock_answer(conn.getresponse())
 
     def forward(self, env, sock, path, query, body, kind, agent):
         """Reverse-proxy one request to a daemon, rewriting list/inspect like Portainer."""
@@ -1485,6 +1704,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             t.start()
         for t in threads:
             t.join(130)
+        self.clock_agent(results)
         first = results[0]
         if first is None:
             raise Reply(502, b"", None)     # the receiving agent itself is unreachable

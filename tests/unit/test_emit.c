@@ -206,11 +206,48 @@ static void test_collect_subset(void **state) {
   source_free(s);
 }
 
+/* Uptime is the daemon's now minus StartedAt, both on the daemon's clock:
+ * its list's Date plus the time since that answer arrived, whatever the
+ * collector's clock says; the collector's clock without a Date header. */
+static void test_uptime_on_daemon_clock(void **state) {
+  (void)state;
+  static const int64_t skews[] = {3600, -3600, 0};
+  for (size_t k = 0; k < sizeof(skews) / sizeof(skews[0]); k++) {
+    source_t *s = new_source(COLLECT_ALL);
+    inventory_t *inv = (inventory_t *)source_inventory(s);
+    inv_env_t *e = inventory_env(inv, 1, "skewed");
+    inv_env_t *nd = inventory_env(inv, 2, "nodate");
+    int64_t now = (int64_t)time(NULL);
+    int64_t dnow = now + skews[k];
+
+    inv_env_list_begin(e);
+    add(e, "01", "web", CSTATE_RUNNING, "Up 5 minutes")->started_at =
+        dnow - 300;
+    e->list_date = dnow - 4; /* answered 4 s ago */
+    e->list_arrived = inv_monotonic() - 4.0;
+    inv_env_list_commit(e, false, now);
+
+    inv_env_list_begin(nd);
+    add(nd, "02", "web", CSTATE_RUNNING, "Up 5 minutes")->started_at =
+        now - 300;
+    inv_env_list_commit(nd, false, now);
+
+    stub_reset();
+    emit_source(s, "collector", TIME_T_TO_CDTIME_T(10));
+    double up = val("skewed", "web", "uptime");
+    assert_true(up >= 299 && up <= 302);
+    up = val("nodate", "web", "uptime");
+    assert_true(up >= 300 && up <= 302);
+    source_free(s);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_every_state),
       cmocka_unit_test(test_down_env_sends_no_container_values),
       cmocka_unit_test(test_collect_subset),
+      cmocka_unit_test(test_uptime_on_daemon_clock),
   };
   return cmocka_run_group_tests_name("emit", tests, NULL, NULL);
 }

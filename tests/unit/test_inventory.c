@@ -220,8 +220,131 @@ static void test_unchanged_objects_reused(void **state) {
   inventory_free(inv);
 }
 
+/* Commits one list answered at date (its Date header; 0: none). */
+static void poll_at(inv_env_t *e, container_t **cs, size_t n, int64_t date,
+                    double arrived) {
+  inv_env_list_begin(e);
+  for (size_t i = 0; i < n; i++)
+    assert_int_equal(inv_env_list_add(e, cs[i]), 0);
+  e->list_date = date;
+  e->list_arrived = arrived;
+  inv_env_list_commit(e, false, NOW);
+}
+
+/* "Up 3 minutes" against a start known from an inspect, both on the daemon's
+ * clock, whatever the collector's clock (NOW) says: no restart when the
+ * daemon is an hour ahead or behind, a restart seen on either. */
+static void test_restart_on_daemon_clock(void **state) {
+  (void)state;
+  static const int64_t skews[] = {3600, -3600, 0};
+  for (size_t k = 0; k < sizeof(skews) / sizeof(skews[0]); k++) {
+    int64_t dnow = NOW + skews[k]; /* the daemon's clock */
+    inventory_t *inv = inventory_new();
+    inv_env_t *e = inventory_env(inv, 1, "skewed");
+    container_t *l1[] = {mk("up", CSTATE_RUNNING, "Up 3 minutes"),
+                         mk("ex", CSTATE_EXITED, "Exited (1) 2 minutes ago")};
+    poll_at(e, l1, 2, dnow, 1.0);
+    inspect_all(e, dnow - 200);
+    e->cs[0]->finished_at = dnow - 130; /* ex */
+
+    /* 10 s later: nothing happened. */
+    container_t *l2[] = {mk("up", CSTATE_RUNNING, "Up 3 minutes"),
+                         mk("ex", CSTATE_EXITED, "Exited (1) 2 minutes ago")};
+    poll_at(e, l2, 2, dnow + 10, 11.0);
+    assert_false(e->needs_inspect[0]);
+    assert_false(e->needs_inspect[1]);
+
+    /* Then both ran again: started 5 s ago, exited again 1 s ago. */
+    container_t *l3[] = {mk("up", CSTATE_RUNNING, "Up 5 seconds"),
+                         mk("ex", CSTATE_EXITED, "Exited (1) 1 second ago")};
+    poll_at(e, l3, 2, dnow + 20, 21.0);
+    assert_true(e->needs_inspect[0]);
+    assert_true(e->needs_inspect[1]);
+    inventory_free(inv);
+  }
+}
+
+/* A list without a Date header: the collector's clock (now) instead. */
+static void test_restart_without_date(void **state) {
+  (void)state;
+  inventory_t *inv = inventory_new();
+  inv_env_t *e = inventory_env(inv, 1, "nodate");
+  container_t *l1[] = {mk("up", CSTATE_RUNNING, "Up 3 minutes")};
+  poll_at(e, l1, 1, 0, 1.0);
+  inspect_all(e, NOW - 200);
+  container_t *l2[] = {mk("up", CSTATE_RUNNING, "Up 3 minutes")};
+  poll_at(e, l2, 1, 0, 11.0);
+  assert_false(e->needs_inspect[0]);
+  assert_int_equal(e->clock_date, 0);
+  assert_int_equal(inv_env_daemon_now(e, 50.0, NOW), NOW);
+  container_t *l3[] = {mk("up", CSTATE_RUNNING, "Up 5 seconds")};
+  poll_at(e, l3, 1, 0, 21.0);
+  assert_true(e->needs_inspect[0]);
+  inventory_free(inv);
+}
+
+/* The daemon's clock now: the committed list's Date plus the time since its
+ * answer arrived (rounded, half a second added for the whole-second Date);
+ * a list being built does not change it; an aborted one neither. */
+static void test_daemon_now(void **state) {
+  (void)state;
+  inventory_t *inv = inventory_new();
+  inv_env_t *e = inventory_env(inv, 1, "ahead");
+  assert_int_equal(inv_env_daemon_now(e, 5.0, NOW), NOW); /* nothing yet */
+  container_t *l1[] = {mk("a", CSTATE_RUNNING, "Up 3 minutes")};
+  poll_at(e, l1, 1, NOW + 3600, 100.0);
+  assert_int_equal(e->clock_date, NOW + 3600);
+  assert_int_equal(inv_env_daemon_now(e, 100.0, NOW), NOW + 3600);
+  assert_int_equal(inv_env_daemon_now(e, 104.7, NOW), NOW + 3605);
+  assert_int_equal(inv_env_daemon_now(e, 90.0, NOW), NOW + 3600); /* never
+                                                                      back */
+  inv_env_list_begin(e);
+  assert_int_equal(e->list_date, 0);
+  assert_int_equal(inv_env_daemon_now(e, 102.0, NOW), NOW + 3602);
+  inv_env_list_abort(e);
+  assert_int_equal(inv_env_daemon_now(e, 102.0, NOW), NOW + 3602);
+  inventory_free(inv);
+}
+
+/* The clock went back: the events window would run backwards, or the Date
+ * did not advance by the time that surely passed; slow answers and a clock
+ * going forward are no step back. */
+static void test_clock_went_back(void **state) {
+  (void)state;
+  inventory_t *inv = inventory_new();
+  inv_env_t *e = inventory_env(inv, 1, "h");
+  /* Nothing known yet. */
+  assert_false(inv_env_clock_went_back(e, NOW, 10.0));
+  container_t *l1[] = {mk("a", CSTATE_RUNNING, "Up 3 minutes")};
+  poll_at(e, l1, 1, NOW, 100.0); /* answered at 100 s, Date NOW */
+  e->events_until = NOW;
+  /* Next poll asked 10 s later. */
+  assert_false(inv_env_clock_went_back(e, NOW + 10, 110.0));
+  assert_false(inv_env_clock_went_back(e, NOW + 9, 110.0));    /* whole s */
+  assert_false(inv_env_clock_went_back(e, NOW + 8, 110.0));    /* slack */
+  assert_true(inv_env_clock_went_back(e, NOW + 7, 110.0));     /* 2 s back */
+  assert_true(inv_env_clock_went_back(e, NOW + 1, 110.0));     /* 8 s back */
+  assert_true(inv_env_clock_went_back(e, NOW - 3600, 110.0));  /* an hour */
+  assert_false(inv_env_clock_went_back(e, NOW + 3600, 110.0)); /* forward */
+  assert_false(inv_env_clock_went_back(e, 0, 110.0));          /* no Date */
+  /* A slow answer (its Date written 5 s before it arrived) is no step. */
+  e->clock_date = NOW - 5;
+  e->events_until = NOW - 5;
+  assert_false(inv_env_clock_went_back(e, NOW + 10, 110.0));
+  e->events_until = NOW;
+  /* The window alone: the last window ended later than this Date. */
+  e->clock_date = 0;
+  assert_true(inv_env_clock_went_back(e, NOW - 1, 110.0));
+  assert_false(inv_env_clock_went_back(e, NOW, 110.0));
+  inventory_free(inv);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_restart_on_daemon_clock),
+      cmocka_unit_test(test_restart_without_date),
+      cmocka_unit_test(test_daemon_now),
+      cmocka_unit_test(test_clock_went_back),
       cmocka_unit_test(test_new_then_steady),
       cmocka_unit_test(test_changes_need_inspect),
       cmocka_unit_test(test_podman_health_needs_inspect),

@@ -980,6 +980,80 @@ static void test_inspects_take_turns(void **state) {
   ms_stop(ms);
 }
 
+/* A Date header line for unix time t. */
+static const char *date_at(char *buf, size_t size, time_t t) {
+  struct tm tm;
+  gmtime_r(&t, &tm);
+  strftime(buf, size, "Date: %a, %d %b %Y %H:%M:%S GMT\r\n", &tm);
+  return buf;
+}
+
+/* How many events requests asked exactly this window. */
+static size_t events_asked(mini_server_t *ms, long long since,
+                           long long until) {
+  char want[96];
+  size_t n = 0;
+  snprintf(want, sizeof(want), "/events?since=%lld&until=%lld&", since, until);
+  for (size_t i = 0; i < ms_request_count(ms); i++)
+    n += strncmp(ms_request(ms, i)->path, want, strlen(want)) == 0;
+  return n;
+}
+
+/* The daemon's clock steps back an hour between two polls: its events
+ * window would run backwards, so that poll asks no events and inspects
+ * every container, with one info line; the next window is on the new
+ * clock. */
+static void test_clock_steps_back(void **state) {
+  (void)state;
+  logs_num = 0;
+  mini_server_t *ms = ms_start(NULL);
+  char date[128];
+  ms_route_t r[] = {
+      {.path = "/events?", .prefix = true, .body = ""},
+      {.path = "/containers/json?all=1", .body = LIST_LOCAL},
+      {.path = "/containers/", .prefix = true, .body = INSPECT_ANY},
+  };
+  source_conf_t conf = docker_conf(ms, "clock");
+  conf.full_inspect_every = 1000;
+  source_t *s = source_new(&conf, "h", log_cb, NULL);
+  time_t t = time(NULL);
+  r[1].headers = date_at(date, sizeof(date), t);
+  ms_set_routes(ms, r, 3);
+  assert_int_equal(source_poll(s), 0); /* cold: everything inspected */
+
+  /* Steady, on the same clock: a window, web not inspected. */
+  time_t t2 = time(NULL);
+  r[1].headers = date_at(date, sizeof(date), t2);
+  ms_set_routes(ms, r, 3);
+  ms_clear_requests(ms);
+  assert_int_equal(source_poll(s), 0);
+  assert_int_equal(events_asked(ms, t - 1, t2), 1);
+  assert_int_equal(ms_count_path(ms, NULL, "/containers/aaa1/json"), 0);
+
+  /* An hour back: no window, every container inspected, said once. */
+  time_t back = time(NULL) - 3600;
+  r[1].headers = date_at(date, sizeof(date), back);
+  ms_set_routes(ms, r, 3);
+  ms_clear_requests(ms);
+  assert_int_equal(source_poll(s), 0);
+  assert_int_equal(ms_count_path(ms, NULL, "/containers/aaa1/json"), 1);
+  for (size_t i = 0; i < ms_request_count(ms); i++)
+    assert_null(strstr(ms_request(ms, i)->path, "/events?"));
+  assert_int_equal(logs_matching("the Docker daemon's clock went back"), 1);
+
+  /* Then steady again, the window on the new clock. */
+  time_t back2 = time(NULL) - 3600;
+  r[1].headers = date_at(date, sizeof(date), back2);
+  ms_set_routes(ms, r, 3);
+  ms_clear_requests(ms);
+  assert_int_equal(source_poll(s), 0);
+  assert_int_equal(events_asked(ms, back - 1, back2), 1);
+  assert_int_equal(ms_count_path(ms, NULL, "/containers/aaa1/json"), 0);
+  assert_int_equal(logs_matching("the Docker daemon's clock went back"), 1);
+  source_free(s);
+  ms_stop(ms);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_group_tag_shard_filters),
@@ -998,6 +1072,7 @@ int main(void) {
       cmocka_unit_test(test_async_edge_snapshot),
       cmocka_unit_test(test_slow_envs_do_not_delay),
       cmocka_unit_test(test_inspects_take_turns),
+      cmocka_unit_test(test_clock_steps_back),
   };
   http_global_init();
   return cmocka_run_group_tests_name("source", tests, NULL, NULL);
